@@ -1,0 +1,18 @@
+package ddtree.block;
+
+/**
+ * One step of a bio's completion. Steps are pushed as a bio travels down a stack and run in
+ * reverse order when the bottom device completes it, like end_io in device-mapper.
+ */
+@FunctionalInterface
+public interface BioCompletion {
+    /**
+     * Called when the layer below has finished with {@code bio}; {@link Bio#status()} tells how.
+     *
+     * @param state the value pushed with this step, so one completion object can serve many bios
+     *     without allocating per request
+     * @return true to let completion continue to the next step up; false if this step has taken
+     *     the bio over (it will call {@link Bio#complete(int)} again later)
+     */
+    boolean bioDone(Bio bio, long state);
+}
