@@ -73,6 +73,23 @@ public final class InflightBudget {
         }
     }
 
+    /** Takes one request if that needs no waiting; true when taken. */
+    public boolean tryAcquire(long dataBytes, boolean reserve) {
+        int reqLimit = reserve ? maxRequests : maxRequests - reserveRequests;
+        long byteLimit = reserve ? maxBytes : maxBytes - reserveBytes;
+        lock.lock();
+        try {
+            if (requests + 1 > reqLimit || bytes + dataBytes > byteLimit) {
+                return false;
+            }
+            requests++;
+            bytes += dataBytes;
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Gives back what one {@link #acquire} took. */
     public void release(long dataBytes) {
         lock.lock();

@@ -1,0 +1,41 @@
+package ddtree.nbd;
+
+import java.net.InetSocketAddress;
+
+/**
+ * How an {@link NbdServer} listens and how much it lets each client have in flight.
+ *
+ * @param listen address and port to bind (port 0 picks a free one)
+ * @param maxConnections connections beyond this are closed at once
+ * @param requestsPerConnection request slots per connection; a client with more outstanding
+ *     requests waits for a slot, which is TCP backpressure
+ * @param virtualThreads serve each connection on a virtual thread (else a platform thread)
+ */
+public record NbdServerConfig(
+        InetSocketAddress listen, int maxConnections, int requestsPerConnection, boolean virtualThreads) {
+
+    public static final int DEFAULT_PORT = 10809;
+
+    public NbdServerConfig {
+        if (maxConnections < 1) {
+            throw new IllegalArgumentException("maxConnections (" + maxConnections + ") must be positive");
+        }
+        if (requestsPerConnection < 1 || requestsPerConnection > 65536) {
+            throw new IllegalArgumentException(
+                    "requestsPerConnection (" + requestsPerConnection + ") must be between 1 and 65536");
+        }
+    }
+
+    /** Loopback on {@code port}, 1024 connections, 128 requests each. */
+    public static NbdServerConfig loopback(int port) {
+        return new NbdServerConfig(new InetSocketAddress("127.0.0.1", port), 1024, 128, true);
+    }
+
+    public NbdServerConfig withListen(InetSocketAddress address) {
+        return new NbdServerConfig(address, maxConnections, requestsPerConnection, virtualThreads);
+    }
+
+    public NbdServerConfig withVirtualThreads(boolean virtual) {
+        return new NbdServerConfig(listen, maxConnections, requestsPerConnection, virtual);
+    }
+}
