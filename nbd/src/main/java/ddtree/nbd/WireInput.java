@@ -64,19 +64,14 @@ final class WireInput {
         buf.clear();
         try {
             beforeBlock.run();
-            int n = channel.read(buf);
-            return n > 0 || (n == 0 && awaitMoreAfterZero());
+            int n;
+            do { // a blocking channel never returns 0, but an in-memory one may
+                n = channel.read(buf);
+            } while (n == 0);
+            return n > 0;
         } finally {
             buf.flip();
         }
-    }
-
-    private boolean awaitMoreAfterZero() throws IOException {
-        int n;
-        while ((n = channel.read(buf)) == 0) {
-            Thread.onSpinWait();
-        }
-        return n > 0;
     }
 
     int readInt() throws IOException {

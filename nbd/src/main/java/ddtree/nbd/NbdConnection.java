@@ -1,0 +1,440 @@
+package ddtree.nbd;
+
+import ddtree.block.Bio;
+import ddtree.block.BioCompletion;
+import ddtree.block.BlockDevice;
+import ddtree.block.BufferPool;
+import ddtree.block.Dispatch;
+import ddtree.block.Errno;
+import ddtree.block.Extents;
+import ddtree.block.InflightBudget;
+import ddtree.block.Op;
+import ddtree.block.PooledBuffer;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.channels.ByteChannel;
+import java.nio.channels.SocketChannel;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One client connection: the handshake, then the transmission phase. The thread that calls
+ * {@link #run} reads requests, validates them, and submits them to the device; replies are sent
+ * by whichever thread completes a request.
+ *
+ * <p>Each connection has a fixed number of request slots, each with its own {@link Bio}, so the
+ * request path allocates nothing. A request needs a slot, a share of the device's in-flight
+ * budget, and (for READ and WRITE) a buffer from the pool; while any of these is spent the
+ * reader waits and stops reading its socket, which is how load pushes back on clients.
+ */
+public final class NbdConnection implements BioCompletion {
+    private static final Logger LOG = LoggerFactory.getLogger(NbdConnection.class);
+    private static final int INPUT_BUFFER = 128 << 10;
+    private static final int OUTPUT_BUFFER = 256 << 10;
+    /** Reads at least this long are checked for holes, to send them as hole chunks. */
+    private static final int SPARSE_READ_MIN = 64 << 10;
+    /** Most extents in one block-status reply. */
+    private static final int MAX_EXTENTS = 2048;
+
+    private final ByteChannel channel;
+    private final ExportCatalog exports;
+    private final BufferPool buffers;
+    private final String peer;
+    private final WireInput in;
+    private final ReplyWriter out;
+    private final Slot[] slots;
+    private final int[] freeSlots;
+    private int freeCount;
+    private final ReentrantLock slotLock = new ReentrantLock();
+    private final Condition slotFreed = slotLock.newCondition();
+    private final CountDownLatch closed = new CountDownLatch(1);
+    private final Extents extents = new Extents(MAX_EXTENTS);
+    private final Extents readExtents = new Extents(MAX_EXTENTS);
+    private final Object readExtentsLock = new Object();
+
+    private volatile boolean shuttingDown;
+    private volatile Session session;
+    private volatile BlockDevice device;
+
+    /** The state of one request in flight. */
+    private static final class Slot {
+        final Bio bio = new Bio();
+        long cookie;
+        int type;
+        int flags;
+        long dataBytes;
+        PooledBuffer buffer;
+        long offset;
+        long length;
+    }
+
+    /**
+     * @param channel the client's byte stream; a {@link SocketChannel} also lets {@link #shutdown}
+     *     stop reading while replies still go out
+     * @param slots requests this client may have in flight at once
+     */
+    public NbdConnection(ByteChannel channel, ExportCatalog exports, BufferPool buffers, int slots, String peer) {
+        this.channel = channel;
+        this.exports = exports;
+        this.buffers = buffers;
+        this.peer = peer;
+        this.out = new ReplyWriter(channel, OUTPUT_BUFFER);
+        this.in = new WireInput(channel, INPUT_BUFFER, out::flushQuietly);
+        this.slots = new Slot[slots];
+        this.freeSlots = new int[slots];
+        for (int i = 0; i < slots; i++) {
+            this.slots[i] = new Slot();
+            this.freeSlots[i] = slots - 1 - i;
+        }
+        this.freeCount = slots;
+    }
+
+    public String peer() {
+        return peer;
+    }
+
+    /** The device this connection serves, once the handshake chose one; else null. */
+    public BlockDevice device() {
+        return device;
+    }
+
+    /** Serves the connection on the calling thread until the client leaves or the server stops. */
+    public void run() {
+        out.corkFor(Thread.currentThread());
+        try {
+            Optional<Session> s = new Handshake(in, out, exports, () -> shuttingDown, peer).negotiate();
+            if (s.isPresent()) {
+                session = s.get();
+                device = session.export().device();
+                LOG.debug("{}: serving '{}'", peer, session.export().name());
+                transmit();
+            }
+        } catch (EOFException e) {
+            LOG.debug("{}: {}", peer, e.getMessage());
+        } catch (ProtocolException e) {
+            LOG.warn("{}: protocol error, closing: {}", peer, e.getMessage());
+        } catch (IOException e) {
+            LOG.debug("{}: connection failed: {}", peer, e.toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            LOG.error("{}: closing after an unexpected failure", peer, e);
+        } finally {
+            awaitInflight();
+            out.flushQuietly();
+            NbdServer.closeQuietly(channel);
+            closed.countDown();
+        }
+    }
+
+    /** Stops taking requests: the reader sees end of input, finishes what is in flight, closes. */
+    void shutdown() {
+        shuttingDown = true;
+        if (channel instanceof SocketChannel sc) {
+            try {
+                sc.shutdownInput();
+            } catch (IOException e) {
+                abort();
+            }
+        } else {
+            abort();
+        }
+    }
+
+    /** Closes the socket at once. */
+    void abort() {
+        NbdServer.closeQuietly(channel);
+    }
+
+    boolean awaitClosed(long nanos) {
+        try {
+            return closed.await(nanos, TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    private void transmit() throws IOException, InterruptedException {
+        Session s = session;
+        BlockDevice dev = device;
+        long size = dev.size();
+        while (in.awaitMessage()) {
+            in.require(28);
+            int magic = in.readInt();
+            if (magic != NbdProtocol.REQUEST_MAGIC) {
+                throw new ProtocolException(String.format("bad request magic 0x%08x", magic));
+            }
+            int flags = in.readShort() & 0xffff;
+            int type = in.readShort() & 0xffff;
+            long cookie = in.readLong();
+            long offset = in.readLong();
+            long length = in.readInt() & 0xffffffffL;
+            if (type == NbdProtocol.CMD_DISC) {
+                LOG.debug("{}: disconnect requested", peer);
+                return;
+            }
+            int errno = shuttingDown ? Errno.ESHUTDOWN : RequestCheck.check(s, size, type, flags, offset, length);
+            if (errno != Errno.OK) {
+                if (type == NbdProtocol.CMD_WRITE) {
+                    in.skip(length); // keep the stream in step with the client
+                }
+                refuse(s, size, cookie, type, flags, offset, length, errno);
+                continue;
+            }
+            switch (type) {
+                case NbdProtocol.CMD_CACHE -> reply(s, cookie, type, Errno.OK);
+                case NbdProtocol.CMD_BLOCK_STATUS -> blockStatus(dev, cookie, flags, offset, length);
+                default -> submit(dev, type, flags, cookie, offset, length);
+            }
+        }
+    }
+
+    private void submit(BlockDevice dev, int type, int flags, long cookie, long offset, long length)
+            throws IOException, InterruptedException {
+        Op op = switch (type) {
+            case NbdProtocol.CMD_READ -> Op.READ;
+            case NbdProtocol.CMD_WRITE -> Op.WRITE;
+            case NbdProtocol.CMD_FLUSH -> Op.FLUSH;
+            case NbdProtocol.CMD_TRIM -> Op.DISCARD;
+            case NbdProtocol.CMD_WRITE_ZEROES -> Op.WRITE_ZEROES;
+            default -> throw new IllegalStateException("unexpected command " + type);
+        };
+        int bioFlags = 0;
+        if ((flags & NbdProtocol.CMD_FLAG_FUA) != 0 && op.modifies()) {
+            bioFlags |= Bio.FUA;
+        }
+        if ((flags & NbdProtocol.CMD_FLAG_NO_HOLE) != 0) {
+            bioFlags |= Bio.NO_HOLE;
+        }
+        if ((flags & NbdProtocol.CMD_FLAG_FAST_ZERO) != 0) {
+            bioFlags |= Bio.FAST_ZERO;
+        }
+        boolean reserve = op == Op.FLUSH;
+        if (reserve) {
+            bioFlags |= Bio.RESERVE;
+        }
+        long dataBytes = op.carriesData() ? length : 0;
+
+        int index = takeSlot();
+        Slot slot = slots[index];
+        InflightBudget budget = dev.budget();
+        PooledBuffer buffer = null;
+        try {
+            if (!budget.tryAcquire(dataBytes, reserve)) {
+                out.flush();
+                budget.acquire(dataBytes, reserve);
+            }
+            try {
+                if (op.carriesData()) {
+                    buffer = buffers.acquire((int) length, reserve, 0);
+                    if (buffer == null) {
+                        out.flush();
+                        buffer = buffers.acquire((int) length, reserve);
+                    }
+                    if (op == Op.WRITE) {
+                        in.readFully(buffer.segment(), 0, length, buffer.byteBuffer());
+                    }
+                }
+            } catch (IOException | InterruptedException | RuntimeException e) {
+                budget.release(dataBytes);
+                throw e;
+            }
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            if (buffer != null) {
+                buffer.release();
+            }
+            freeSlot(index);
+            throw e;
+        }
+        slot.cookie = cookie;
+        slot.type = type;
+        slot.flags = flags;
+        slot.dataBytes = dataBytes;
+        slot.buffer = buffer;
+        slot.offset = offset;
+        slot.length = length;
+        Bio bio = slot.bio.reset(op, offset, length, bioFlags, buffer);
+        bio.pushCompletion(this, index);
+        Dispatch.submit(dev, bio);
+    }
+
+    /** Completion of a request this connection submitted; {@code state} is its slot index. */
+    @Override
+    public boolean bioDone(Bio bio, long state) {
+        int index = (int) state;
+        Slot slot = slots[index];
+        BlockDevice dev = device;
+        dev.budget().release(slot.dataBytes);
+        try {
+            int status = bio.status();
+            if (slot.type == NbdProtocol.CMD_READ) {
+                replyRead(slot, status);
+            } else {
+                reply(session, slot.cookie, slot.type, status);
+            }
+        } catch (IOException e) {
+            LOG.debug("{}: reply lost: {}", peer, e.toString());
+            abort(); // the client is gone; wake the reader so it ends
+        } catch (RuntimeException e) {
+            LOG.error("{}: failed to reply to {}", peer, bio, e);
+            abort();
+        } finally {
+            if (slot.buffer != null) {
+                slot.buffer.release();
+                slot.buffer = null;
+            }
+            freeSlot(index);
+        }
+        return true;
+    }
+
+    private void replyRead(Slot slot, int status) throws IOException {
+        Session s = session;
+        int len = (int) slot.length;
+        if (!s.structuredReplies()) {
+            out.simple(slot.cookie, status, status == Errno.OK ? slot.buffer : null, 0, len);
+            return;
+        }
+        if (status != Errno.OK) {
+            out.errorChunk(slot.cookie, status, "read at " + slot.offset + "+" + len + " failed: " + Errno.name(status));
+            return;
+        }
+        if (len < SPARSE_READ_MIN || !device.capabilities().extents()) {
+            out.offsetData(slot.cookie, true, slot.offset, slot.buffer, 0, len);
+            return;
+        }
+        sparseRead(slot, len, (slot.flags & NbdProtocol.CMD_FLAG_DF) != 0);
+    }
+
+    /** Sends a large read as data and hole chunks, so sparse areas cost no bandwidth. */
+    private void sparseRead(Slot slot, int len, boolean dontFragment) throws IOException {
+        synchronized (readExtentsLock) {
+            Extents e = readExtents;
+            e.clear();
+            try {
+                device.extents(slot.offset, len, e);
+            } catch (IOException ex) {
+                e.clear(); // cannot tell holes: send it all as data
+            }
+            e.truncate(len);
+            boolean allHole = e.count() == 1 && (e.flags(0) & Extents.ZERO) != 0 && e.length(0) == len;
+            boolean mixed = e.count() > 1 && e.totalLength() == len;
+            if (allHole) {
+                out.offsetHole(slot.cookie, true, slot.offset, len);
+            } else if (!mixed || dontFragment) {
+                out.offsetData(slot.cookie, true, slot.offset, slot.buffer, 0, len);
+            } else {
+                int pos = 0;
+                for (int i = 0; i < e.count(); i++) {
+                    int n = (int) e.length(i);
+                    boolean last = i == e.count() - 1;
+                    if ((e.flags(i) & Extents.ZERO) != 0) {
+                        out.offsetHole(slot.cookie, last, slot.offset + pos, n);
+                    } else {
+                        out.offsetData(slot.cookie, last, slot.offset + pos, slot.buffer, pos, n);
+                    }
+                    pos += n;
+                }
+            }
+        }
+    }
+
+    private void blockStatus(BlockDevice dev, long cookie, int flags, long offset, long length) throws IOException {
+        Extents e = extents;
+        e.clear();
+        try {
+            dev.extents(offset, length, e);
+        } catch (IOException ex) {
+            LOG.warn("{}: block status of {} at {}+{} failed: {}", peer, dev.name(), offset, length, ex.getMessage());
+            out.errorChunk(cookie, Errno.EIO, "block status failed: " + ex.getMessage());
+            return;
+        }
+        e.truncate(length);
+        if (e.count() == 0) { // a device that reported nothing: say "data", which is always safe
+            e.add(length, 0);
+        }
+        int count = (flags & NbdProtocol.CMD_FLAG_REQ_ONE) != 0 ? 1 : e.count();
+        out.blockStatus(cookie, NbdProtocol.BASE_ALLOCATION_ID, e, count);
+    }
+
+    private void reply(Session s, long cookie, int type, int errno) throws IOException {
+        if (s.structuredReplies() && errno != Errno.OK) {
+            out.errorChunk(cookie, errno, NbdProtocol.commandName(type) + " failed: " + Errno.name(errno));
+        } else {
+            out.simple(cookie, errno, null, 0, 0);
+        }
+    }
+
+    private void refuse(Session s, long size, long cookie, int type, int flags, long offset, long length, int errno)
+            throws IOException {
+        String why = errno == Errno.ESHUTDOWN
+                ? "server is shutting down"
+                : RequestCheck.message(s, size, type, flags, offset, length, errno);
+        LOG.debug("{}: refused: {}", peer, why);
+        if (s.structuredReplies()) {
+            out.errorChunk(cookie, errno, why);
+        } else {
+            out.simple(cookie, errno, null, 0, 0);
+        }
+    }
+
+    private int takeSlot() throws IOException, InterruptedException {
+        slotLock.lock();
+        try {
+            if (freeCount == 0) {
+                slotLock.unlock();
+                try {
+                    out.flush(); // replies waiting in the cork may be what frees a slot
+                } finally {
+                    slotLock.lock();
+                }
+                while (freeCount == 0) {
+                    slotFreed.await();
+                }
+            }
+            return freeSlots[--freeCount];
+        } finally {
+            slotLock.unlock();
+        }
+    }
+
+    private void freeSlot(int index) {
+        slotLock.lock();
+        try {
+            freeSlots[freeCount++] = index;
+            if (freeCount == slots.length) {
+                slotFreed.signalAll();
+            } else if (freeCount == 1) {
+                slotFreed.signal();
+            }
+        } finally {
+            slotLock.unlock();
+        }
+    }
+
+    /** Waits until every submitted request has completed, so nothing outlives the connection. */
+    private void awaitInflight() {
+        boolean interrupted = false;
+        slotLock.lock();
+        try {
+            while (freeCount < slots.length) {
+                try {
+                    slotFreed.await();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        } finally {
+            slotLock.unlock();
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

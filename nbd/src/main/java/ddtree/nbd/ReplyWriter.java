@@ -1,0 +1,259 @@
+package ddtree.nbd;
+
+import ddtree.block.Extents;
+import ddtree.block.PooledBuffer;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.GatheringByteChannel;
+import java.nio.channels.WritableByteChannel;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Writes replies to one connection. Replies made on the connection's own reader thread are
+ * corked in a buffer and sent together when the reader is about to block for more input, so a
+ * client with many requests in flight gets many replies per system call. Replies made on any
+ * other thread are sent at once. Payloads too large to copy are written straight from their
+ * buffer with a gathering write. One lock keeps replies whole on the wire.
+ */
+final class ReplyWriter {
+    /** Payloads up to this size are copied into the cork buffer rather than written separately. */
+    private static final int COPY_LIMIT = 64 << 10;
+
+    private final WritableByteChannel channel;
+    private final GatheringByteChannel gathering;
+    private final ByteBuffer out;
+    private final MemorySegment outSeg;
+    private final ByteBuffer[] pair = new ByteBuffer[2];
+    private final ReentrantLock lock = new ReentrantLock();
+    private volatile Thread corkOwner;
+    private IOException failure;
+
+    ReplyWriter(WritableByteChannel channel, int capacity) {
+        this.channel = channel;
+        this.gathering = channel instanceof GatheringByteChannel g ? g : null;
+        this.out = ByteBuffer.allocateDirect(capacity).order(ByteOrder.BIG_ENDIAN);
+        this.outSeg = MemorySegment.ofBuffer(out);
+    }
+
+    /** Replies made on {@code reader} may wait in the cork buffer until {@link #flush}. */
+    void corkFor(Thread reader) {
+        this.corkOwner = reader;
+    }
+
+    /** Sends whatever is corked. Failures are remembered and rethrown to every later writer. */
+    void flush() throws IOException {
+        lock.lock();
+        try {
+            flushLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** For the reader's before-block hook, which cannot throw: a failure shows on the next write. */
+    void flushQuietly() {
+        try {
+            flush();
+        } catch (IOException ignored) {
+            // remembered in failure; the reader sees it when it next replies or reads EOF
+        }
+    }
+
+    private void flushLocked() throws IOException {
+        if (failure != null) {
+            throw failure;
+        }
+        out.flip();
+        try {
+            while (out.hasRemaining()) {
+                channel.write(out);
+            }
+        } catch (IOException e) {
+            failure = e;
+            throw e;
+        } finally {
+            out.clear();
+        }
+    }
+
+    private void ensureRoom(int n) throws IOException {
+        if (out.remaining() < n) {
+            flushLocked();
+        }
+    }
+
+    private void endReply() throws IOException {
+        if (Thread.currentThread() != corkOwner) {
+            flushLocked();
+        }
+    }
+
+    private void checkFailed() throws IOException {
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    /** A simple reply; {@code data} is null when there is no payload. */
+    void simple(long cookie, int error, PooledBuffer data, int dataOffset, int length) throws IOException {
+        lock.lock();
+        try {
+            checkFailed();
+            ensureRoom(16);
+            out.putInt(NbdProtocol.SIMPLE_REPLY_MAGIC).putInt(error).putLong(cookie);
+            if (data != null && length > 0) {
+                payload(data, dataOffset, length);
+            }
+            endReply();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** An OFFSET_DATA chunk carrying {@code length} bytes of {@code data}. */
+    void offsetData(long cookie, boolean done, long offset, PooledBuffer data, int dataOffset, int length)
+            throws IOException {
+        lock.lock();
+        try {
+            checkFailed();
+            ensureRoom(28);
+            chunkHeader(cookie, done, NbdProtocol.REPLY_TYPE_OFFSET_DATA, 8 + length);
+            out.putLong(offset);
+            payload(data, dataOffset, length);
+            endReply();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** An OFFSET_HOLE chunk: {@code length} bytes at {@code offset} read as zeroes. */
+    void offsetHole(long cookie, boolean done, long offset, int length) throws IOException {
+        lock.lock();
+        try {
+            checkFailed();
+            ensureRoom(32);
+            chunkHeader(cookie, done, NbdProtocol.REPLY_TYPE_OFFSET_HOLE, 12);
+            out.putLong(offset).putInt(length);
+            endReply();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A final ERROR chunk with a message for humans. */
+    void errorChunk(long cookie, int error, String message) throws IOException {
+        byte[] msg = message == null ? new byte[0] : Strings.utf8(message, NbdProtocol.MAX_STRING);
+        lock.lock();
+        try {
+            checkFailed();
+            ensureRoom(26 + msg.length);
+            chunkHeader(cookie, true, NbdProtocol.REPLY_TYPE_ERROR, 6 + msg.length);
+            out.putInt(error).putShort((short) msg.length).put(msg);
+            endReply();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A final NONE chunk. */
+    void none(long cookie) throws IOException {
+        lock.lock();
+        try {
+            checkFailed();
+            ensureRoom(20);
+            chunkHeader(cookie, true, NbdProtocol.REPLY_TYPE_NONE, 0);
+            endReply();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A final BLOCK_STATUS chunk with the first {@code count} extents of {@code extents}. */
+    void blockStatus(long cookie, int contextId, Extents extents, int count) throws IOException {
+        lock.lock();
+        try {
+            checkFailed();
+            int len = 4 + 8 * count;
+            ensureRoom(20 + len);
+            if (out.remaining() < 20 + len) {
+                throw new IllegalArgumentException("block status of " + count + " extents does not fit a reply");
+            }
+            chunkHeader(cookie, true, NbdProtocol.REPLY_TYPE_BLOCK_STATUS, len);
+            out.putInt(contextId);
+            for (int i = 0; i < count; i++) {
+                out.putInt((int) extents.length(i)).putInt(extents.flags(i));
+            }
+            endReply();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void chunkHeader(long cookie, boolean done, int type, int length) {
+        out.putInt(NbdProtocol.STRUCTURED_REPLY_MAGIC)
+                .putShort((short) (done ? NbdProtocol.REPLY_FLAG_DONE : 0))
+                .putShort((short) type)
+                .putLong(cookie)
+                .putInt(length);
+    }
+
+    private void payload(PooledBuffer data, int dataOffset, int length) throws IOException {
+        if (length <= COPY_LIMIT) {
+            ensureRoomKeepingHeader(length);
+            MemorySegment.copy(data.segment(), dataOffset, outSeg, out.position(), length);
+            out.position(out.position() + length);
+            return;
+        }
+        ByteBuffer view = data.byteBuffer();
+        view.limit(dataOffset + length).position(dataOffset);
+        out.flip();
+        try {
+            if (gathering != null) {
+                pair[0] = out;
+                pair[1] = view;
+                while (view.hasRemaining()) {
+                    gathering.write(pair, 0, 2);
+                }
+                pair[0] = null;
+                pair[1] = null;
+            } else {
+                while (out.hasRemaining()) {
+                    channel.write(out);
+                }
+                while (view.hasRemaining()) {
+                    channel.write(view);
+                }
+            }
+        } catch (IOException e) {
+            failure = e;
+            throw e;
+        } finally {
+            out.clear();
+        }
+    }
+
+    /** Makes room for {@code n} payload bytes after a header already in the buffer. */
+    private void ensureRoomKeepingHeader(int n) throws IOException {
+        if (out.remaining() >= n) {
+            return;
+        }
+        // The header is at the end of the buffer; send everything before the payload first.
+        flushLocked();
+    }
+
+    /** Writes handshake bytes at once (the handshake is not corked). */
+    void raw(ByteBuffer bytes) throws IOException {
+        lock.lock();
+        try {
+            checkFailed();
+            flushLocked();
+            while (bytes.hasRemaining()) {
+                channel.write(bytes);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+}
