@@ -1,0 +1,136 @@
+package ddtree.bench;
+
+import ddtree.block.BufferPool;
+import ddtree.block.device.RamDevice;
+import ddtree.nbd.Export;
+import ddtree.nbd.ExportTable;
+import ddtree.nbd.NbdServer;
+import ddtree.nbd.NbdServerConfig;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Threads;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * The whole NBD request path in one process: an {@link NbdServer} on loopback serving a RAM
+ * device, driven by {@link NbdBenchClient} over a real TCP socket.
+ *
+ * <p>Each operation is one 4 KiB request (batched benchmarks divide by the batch size with
+ * {@link OperationsPerInvocation}). Run with {@code -prof gc}: {@code gc.alloc.rate.norm} counts
+ * the bytes every thread of the JVM allocated, the server's connection threads included, per
+ * request. The client allocates nothing per request, so the figure is the server's; the design
+ * target is 0 in steady state.
+ */
+@State(Scope.Thread)
+@BenchmarkMode({Mode.Throughput})
+@OutputTimeUnit(TimeUnit.SECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 3)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Xms512m", "-Xmx512m"})
+@Threads(1)
+public class RequestPathBenchmark {
+    static final int REQUEST = 4096;
+    static final String EXPORT = "ram0";
+
+    /** Size of the RAM device; requests land at random aligned offsets across it. */
+    @Param({"67108864"})
+    public long deviceBytes;
+
+    /** Serve connections on virtual threads (the default) or platform threads. */
+    @Param({"true"})
+    public boolean virtualThreads;
+
+    private BufferPool buffers;
+    private RamDevice device;
+    private NbdServer server;
+    private NbdBenchClient client;
+
+    @Setup(Level.Trial)
+    public void start() throws IOException {
+        buffers = new BufferPool(64L << 20, 4L << 20);
+        device = new RamDevice(EXPORT, deviceBytes);
+        ExportTable exports = new ExportTable();
+        exports.put(new Export(EXPORT, "benchmark RAM device", device, false));
+        NbdServerConfig config = NbdServerConfig.loopback(0).withVirtualThreads(virtualThreads);
+        server = new NbdServer(config, exports, buffers);
+        server.start();
+        InetSocketAddress address = server.localAddress();
+        client = NbdBenchClient.connect(address, EXPORT, REQUEST, 32);
+        // Touch the whole device once so reads never meet pages the device has not yet allocated.
+        for (long off = 0; off < deviceBytes; off += REQUEST) {
+            client.write(off);
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void stop() throws IOException {
+        try {
+            if (client != null) {
+                client.close();
+            }
+        } finally {
+            if (server != null) {
+                server.close();
+            }
+            if (device != null) {
+                device.close();
+            }
+            if (buffers != null) {
+                buffers.close();
+            }
+        }
+    }
+
+    /** The benchmark's client, for tests. */
+    NbdBenchClient client() {
+        return client;
+    }
+
+    @Benchmark
+    public void read4k() throws IOException {
+        client.read(client.randomOffset());
+    }
+
+    @Benchmark
+    public void write4k() throws IOException {
+        client.write(client.randomOffset());
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(8)
+    public void read4kDepth8() throws IOException {
+        client.batch(NbdBenchClient.CMD_READ, 8);
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(8)
+    public void write4kDepth8() throws IOException {
+        client.batch(NbdBenchClient.CMD_WRITE, 8);
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(32)
+    public void read4kDepth32() throws IOException {
+        client.batch(NbdBenchClient.CMD_READ, 32);
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(32)
+    public void write4kDepth32() throws IOException {
+        client.batch(NbdBenchClient.CMD_WRITE, 32);
+    }
+}

@@ -1,0 +1,46 @@
+package ddtree.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * Runs each benchmark method a few times outside JMH, so the build proves the benchmark still
+ * works against the server without spending benchmark time.
+ */
+class RequestPathBenchmarkSmokeTest {
+
+    @Test
+    void everyBenchmarkMethodCompletesAgainstTheServer() throws Exception {
+        RequestPathBenchmark bench = new RequestPathBenchmark();
+        bench.deviceBytes = 1L << 20;
+        bench.virtualThreads = true;
+        bench.start();
+        try {
+            for (int i = 0; i < 16; i++) {
+                bench.read4k();
+                bench.write4k();
+                bench.read4kDepth8();
+                bench.write4kDepth8();
+                bench.read4kDepth32();
+                bench.write4kDepth32();
+            }
+        } finally {
+            bench.stop();
+        }
+    }
+
+    @Test
+    void clientNegotiatesTheExportSize() throws Exception {
+        RequestPathBenchmark bench = new RequestPathBenchmark();
+        bench.deviceBytes = 1L << 20;
+        bench.virtualThreads = false;
+        bench.start();
+        try {
+            assertThat(bench.client().exportSize()).isEqualTo(1L << 20);
+            bench.client().flush();
+        } finally {
+            bench.stop();
+        }
+    }
+}
