@@ -22,8 +22,8 @@ final class WireInput {
     WireInput(ReadableByteChannel channel, int capacity, Runnable beforeBlock) {
         this.channel = channel;
         this.buf = ByteBuffer.allocateDirect(capacity).order(ByteOrder.BIG_ENDIAN);
+        this.seg = MemorySegment.ofBuffer(buf); // before limit(0): the segment spans position..limit
         this.buf.limit(0);
-        this.seg = MemorySegment.ofBuffer(buf);
         this.beforeBlock = beforeBlock;
     }
 
