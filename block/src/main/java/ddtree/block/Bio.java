@@ -158,8 +158,12 @@ public final class Bio {
 
     /** Points this bio at part of another bio's data, for a split child. */
     public Bio resetChild(Bio parent, long newOffset, long newLength, int parentBufferOffset) {
-        reset(parent.op, newOffset, newLength, parent.flags, null);
-        this.buffer = parent.buffer;
+        if (parent.op.carriesData()
+                && (parentBufferOffset < 0 || newLength > parent.buffer.capacity() - (long) parentBufferOffset)) {
+            throw new IllegalArgumentException("child range " + parentBufferOffset + "+" + newLength
+                    + " exceeds buffer capacity " + parent.buffer.capacity());
+        }
+        reset(parent.op, newOffset, newLength, parent.flags, parent.buffer);
         this.bufferOffset = parentBufferOffset;
         return this;
     }
