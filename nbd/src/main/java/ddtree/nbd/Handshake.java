@@ -76,7 +76,9 @@ final class Handshake {
                 if (option == NbdProtocol.OPT_EXPORT_NAME) {
                     throw new ProtocolException("export name of " + length + " bytes");
                 }
-                reply(option, NbdProtocol.REP_ERR_INVALID, "option data of " + length + " bytes is too long");
+                boolean knownOption = option >= NbdProtocol.OPT_EXPORT_NAME && option <= NbdProtocol.OPT_SET_META_CONTEXT;
+                reply(option, knownOption ? NbdProtocol.REP_ERR_INVALID : NbdProtocol.REP_ERR_UNSUP,
+                        "option " + option + " with " + length + " bytes of data is refused");
                 continue;
             }
             byte[] data = in.readBytes((int) length);

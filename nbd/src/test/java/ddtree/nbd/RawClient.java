@@ -1,0 +1,214 @@
+package ddtree.nbd;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/** A byte-level NBD client for protocol tests: it sends exactly what a test asks, valid or not. */
+final class RawClient implements AutoCloseable {
+    final Socket socket;
+    final DataInputStream in;
+    final DataOutputStream out;
+    int handshakeFlags;
+    int transmissionFlags;
+    long exportSize;
+
+    record OptionReply(int option, int type, byte[] data) {
+        String text() {
+            return new String(data, StandardCharsets.UTF_8);
+        }
+    }
+
+    record Chunk(int flags, int type, long cookie, byte[] payload) {
+        boolean done() {
+            return (flags & NbdProtocol.REPLY_FLAG_DONE) != 0;
+        }
+
+        int errorCode() {
+            return ByteBuffer.wrap(payload).getInt();
+        }
+
+        String errorMessage() {
+            ByteBuffer b = ByteBuffer.wrap(payload);
+            b.getInt();
+            int n = b.getShort() & 0xffff;
+            return new String(payload, 6, n, StandardCharsets.UTF_8);
+        }
+    }
+
+    RawClient(InetSocketAddress address) throws IOException {
+        socket = new Socket();
+        socket.connect(address, 5000);
+        socket.setSoTimeout(10_000);
+        in = new DataInputStream(socket.getInputStream());
+        out = new DataOutputStream(socket.getOutputStream());
+    }
+
+    /** Reads the greeting and sends fixed-newstyle + no-zeroes client flags. */
+    RawClient greet() throws IOException {
+        if (in.readLong() != NbdProtocol.NBDMAGIC || in.readLong() != NbdProtocol.IHAVEOPT) {
+            throw new IOException("bad greeting");
+        }
+        handshakeFlags = in.readUnsignedShort();
+        out.writeInt(NbdProtocol.FLAG_C_FIXED_NEWSTYLE | NbdProtocol.FLAG_C_NO_ZEROES);
+        out.flush();
+        return this;
+    }
+
+    void sendOption(int option, byte[] data) throws IOException {
+        out.writeLong(NbdProtocol.IHAVEOPT);
+        out.writeInt(option);
+        out.writeInt(data.length);
+        out.write(data);
+        out.flush();
+    }
+
+    OptionReply readOptionReply() throws IOException {
+        long magic = in.readLong();
+        if (magic != NbdProtocol.OPTION_REPLY_MAGIC) {
+            throw new IOException(String.format("bad option reply magic 0x%x", magic));
+        }
+        int option = in.readInt();
+        int type = in.readInt();
+        int len = in.readInt();
+        byte[] data = new byte[len];
+        in.readFully(data);
+        return new OptionReply(option, type, data);
+    }
+
+    /** Sends an option and reads replies up to and including the final one (ACK or an error). */
+    List<OptionReply> option(int option, byte[] data) throws IOException {
+        sendOption(option, data);
+        List<OptionReply> replies = new ArrayList<>();
+        while (true) {
+            OptionReply r = readOptionReply();
+            replies.add(r);
+            if (r.type() == NbdProtocol.REP_ACK || r.type() < 0) {
+                return replies;
+            }
+        }
+    }
+
+    static byte[] goData(String name, int... infos) {
+        byte[] n = name.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer b = ByteBuffer.allocate(4 + n.length + 2 + 2 * infos.length);
+        b.putInt(n.length).put(n).putShort((short) infos.length);
+        for (int i : infos) {
+            b.putShort((short) i);
+        }
+        return b.array();
+    }
+
+    static byte[] metaData(String name, String... queries) {
+        byte[] n = name.getBytes(StandardCharsets.UTF_8);
+        int len = 8 + n.length;
+        for (String q : queries) {
+            len += 4 + q.getBytes(StandardCharsets.UTF_8).length;
+        }
+        ByteBuffer b = ByteBuffer.allocate(len);
+        b.putInt(n.length).put(n).putInt(queries.length);
+        for (String q : queries) {
+            byte[] qb = q.getBytes(StandardCharsets.UTF_8);
+            b.putInt(qb.length).put(qb);
+        }
+        return b.array();
+    }
+
+    /** GO to {@code name}, optionally with structured replies and base:allocation first. */
+    RawClient go(String name, boolean structured) throws IOException {
+        greet();
+        if (structured) {
+            expectAck(option(NbdProtocol.OPT_STRUCTURED_REPLY, new byte[0]));
+            expectAck(option(NbdProtocol.OPT_SET_META_CONTEXT, metaData(name, NbdProtocol.BASE_ALLOCATION)));
+        }
+        for (OptionReply r : option(NbdProtocol.OPT_GO, goData(name))) {
+            if (r.type() < 0) {
+                throw new IOException("GO refused: " + r.text());
+            }
+            if (r.type() == NbdProtocol.REP_INFO) {
+                ByteBuffer b = ByteBuffer.wrap(r.data());
+                if (b.getShort() == NbdProtocol.INFO_EXPORT) {
+                    exportSize = b.getLong();
+                    transmissionFlags = b.getShort() & 0xffff;
+                }
+            }
+        }
+        return this;
+    }
+
+    private static void expectAck(List<OptionReply> replies) throws IOException {
+        if (replies.getLast().type() != NbdProtocol.REP_ACK) {
+            throw new IOException("option refused: " + replies.getLast().text());
+        }
+    }
+
+    void request(int flags, int type, long cookie, long offset, long length, byte[] payload) throws IOException {
+        out.writeInt(NbdProtocol.REQUEST_MAGIC);
+        out.writeShort(flags);
+        out.writeShort(type);
+        out.writeLong(cookie);
+        out.writeLong(offset);
+        out.writeInt((int) length);
+        if (payload != null) {
+            out.write(payload);
+        }
+        out.flush();
+    }
+
+    /** Reads a simple reply header; returns {error, cookie}. */
+    long[] simpleReply() throws IOException {
+        int magic = in.readInt();
+        if (magic != NbdProtocol.SIMPLE_REPLY_MAGIC) {
+            throw new IOException(String.format("expected a simple reply, got magic 0x%08x", magic));
+        }
+        int error = in.readInt();
+        long cookie = in.readLong();
+        return new long[] {error, cookie};
+    }
+
+    Chunk chunk() throws IOException {
+        int magic = in.readInt();
+        if (magic != NbdProtocol.STRUCTURED_REPLY_MAGIC) {
+            throw new IOException(String.format("expected a structured reply, got magic 0x%08x", magic));
+        }
+        int flags = in.readUnsignedShort();
+        int type = in.readUnsignedShort();
+        long cookie = in.readLong();
+        int len = in.readInt();
+        byte[] payload = new byte[len];
+        in.readFully(payload);
+        return new Chunk(flags, type, cookie, payload);
+    }
+
+    /** Reads every chunk of one structured reply. */
+    List<Chunk> structuredReply() throws IOException {
+        List<Chunk> chunks = new ArrayList<>();
+        Chunk c;
+        do {
+            c = chunk();
+            chunks.add(c);
+        } while (!c.done());
+        return chunks;
+    }
+
+    /** True when the server has closed the connection. */
+    boolean closedByServer() throws IOException {
+        try {
+            return in.read() < 0;
+        } catch (EOFException | java.net.SocketException e) {
+            return true;
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        socket.close();
+    }
+}

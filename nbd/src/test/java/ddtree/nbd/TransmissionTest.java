@@ -1,0 +1,261 @@
+package ddtree.nbd;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ddtree.block.Errno;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class TransmissionTest {
+    private ServerFixture fx;
+
+    @BeforeEach
+    void start() throws Exception {
+        fx = new ServerFixture();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        assertThat(fx.buffersReturned()).as("every request buffer returned to the pool").isTrue();
+        fx.close();
+    }
+
+    private static byte[] pattern(int n, long seed) {
+        byte[] b = new byte[n];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    private static byte[] simpleRead(RawClient c, long cookie, long offset, int length) throws Exception {
+        c.request(0, NbdProtocol.CMD_READ, cookie, offset, length, null);
+        long[] r = c.simpleReply();
+        assertThat(r).containsExactly(0, cookie);
+        byte[] data = new byte[length];
+        c.in.readFully(data);
+        return data;
+    }
+
+    @Test
+    void writeThenReadBackUnalignedWithSimpleReplies() throws Exception {
+        try (RawClient c = fx.client().go("odd", false)) {
+            byte[] data = pattern(3000, 1);
+            c.request(0, NbdProtocol.CMD_WRITE, 1, 129_000 - 3000 + 17, 3000, data);
+            assertThat(c.simpleReply()).containsExactly(0, 1);
+            assertThat(simpleRead(c, 2, 129_000 - 3000 + 17, 3000)).isEqualTo(data);
+            assertThat(simpleRead(c, 3, 0, 1000)).containsOnly(0);
+        }
+    }
+
+    @Test
+    void pipelinedRequestsAllGetTheirReplies() throws Exception {
+        try (RawClient c = fx.client().go("ram", false)) {
+            int n = 250; // more than the connection's slots, so the reader must wait for some
+            for (int i = 0; i < n; i++) {
+                c.request(NbdProtocol.CMD_FLAG_FUA, NbdProtocol.CMD_WRITE, i, i * 4096L, 4096, pattern(4096, i));
+            }
+            boolean[] seen = new boolean[n];
+            for (int i = 0; i < n; i++) {
+                long[] r = c.simpleReply();
+                assertThat(r[0]).isZero();
+                seen[(int) r[1]] = true;
+            }
+            assertThat(seen).containsOnly(true);
+            for (int i = 0; i < n; i += 37) {
+                assertThat(simpleRead(c, 1000 + i, i * 4096L, 4096)).isEqualTo(pattern(4096, i));
+            }
+        }
+    }
+
+    @Test
+    void requestsPastTheEndGetTheSpecErrorsAndTheConnectionGoesOn() throws Exception {
+        try (RawClient c = fx.client().go("odd", false)) {
+            long size = ServerFixture.ODD_SIZE;
+            c.request(0, NbdProtocol.CMD_WRITE, 1, size - 10, 20, new byte[20]);
+            assertThat(c.simpleReply()).containsExactly(Errno.ENOSPC, 1);
+            c.request(0, NbdProtocol.CMD_TRIM, 2, size, 1, null);
+            assertThat(c.simpleReply()).containsExactly(Errno.ENOSPC, 2);
+            c.request(0, NbdProtocol.CMD_WRITE_ZEROES, 3, -1L, 1, null);
+            assertThat(c.simpleReply()).containsExactly(Errno.ENOSPC, 3);
+            c.request(0, NbdProtocol.CMD_READ, 4, size - 1, 2, null);
+            assertThat(c.simpleReply()).containsExactly(Errno.EINVAL, 4);
+            c.request(0, NbdProtocol.CMD_CACHE, 5, size, 1, null);
+            assertThat(c.simpleReply()).containsExactly(Errno.EINVAL, 5);
+            assertThat(simpleRead(c, 6, size - 1, 1)).hasSize(1);
+        }
+    }
+
+    @Test
+    void badCommandsFlagsAndLengthsAreEinval() throws Exception {
+        try (RawClient c = fx.client().go("ram", false)) {
+            c.request(0, 99, 1, 0, 0, null);
+            assertThat(c.simpleReply()).containsExactly(Errno.EINVAL, 1);
+            c.request(0x400, NbdProtocol.CMD_WRITE, 2, 0, 4096, pattern(4096, 2)); // unknown flag; payload skipped
+            assertThat(c.simpleReply()).containsExactly(Errno.EINVAL, 2);
+            c.request(NbdProtocol.CMD_FLAG_DF, NbdProtocol.CMD_READ, 3, 0, 512, null); // DF needs structured
+            assertThat(c.simpleReply()).containsExactly(Errno.EINVAL, 3);
+            c.request(0, NbdProtocol.CMD_FLUSH, 4, 512, 0, null);
+            assertThat(c.simpleReply()).containsExactly(Errno.EINVAL, 4);
+            c.request(0, NbdProtocol.CMD_READ, 5, 0, 0, null);
+            assertThat(c.simpleReply()).containsExactly(Errno.EINVAL, 5);
+            c.request(0, NbdProtocol.CMD_READ, 6, 0, (64L << 20), null);
+            assertThat(c.simpleReply()).containsExactly(Errno.EINVAL, 6);
+            c.request(0, NbdProtocol.CMD_BLOCK_STATUS, 7, 0, 512, null);
+            assertThat(c.simpleReply()).containsExactly(Errno.EINVAL, 7);
+            // The skipped write did not land.
+            assertThat(simpleRead(c, 8, 0, 4096)).containsOnly(0);
+        }
+    }
+
+    @Test
+    void readOnlyExportRefusesChangesWithEperm() throws Exception {
+        try (RawClient c = fx.client().go("ro", false)) {
+            assertThat(c.transmissionFlags & NbdProtocol.FLAG_READ_ONLY).isNotZero();
+            c.request(0, NbdProtocol.CMD_WRITE, 1, 0, 512, pattern(512, 1));
+            assertThat(c.simpleReply()).containsExactly(Errno.EPERM, 1);
+            c.request(0, NbdProtocol.CMD_TRIM, 2, 0, 512, null);
+            assertThat(c.simpleReply()).containsExactly(Errno.EPERM, 2);
+            c.request(0, NbdProtocol.CMD_WRITE_ZEROES, 3, 0, 512, null);
+            assertThat(c.simpleReply()).containsExactly(Errno.EPERM, 3);
+            assertThat(simpleRead(c, 4, 0, 512)).containsOnly(0);
+        }
+    }
+
+    @Test
+    void structuredReadsSendHolesAsHoleChunksAndErrorsAsErrorChunks() throws Exception {
+        try (RawClient c = fx.client().go("ram", true)) {
+            byte[] data = pattern(4096, 7);
+            c.request(0, NbdProtocol.CMD_WRITE, 1, 200_000, 4096, data);
+            assertThat(c.simpleReply()).containsExactly(0, 1);
+
+            c.request(0, NbdProtocol.CMD_READ, 2, 0, 512 << 10, null);
+            List<RawClient.Chunk> chunks = c.structuredReply();
+            byte[] assembled = new byte[512 << 10];
+            long covered = 0;
+            boolean sawHole = false;
+            for (RawClient.Chunk ch : chunks) {
+                ByteBuffer p = ByteBuffer.wrap(ch.payload());
+                if (ch.type() == NbdProtocol.REPLY_TYPE_OFFSET_DATA) {
+                    int off = (int) p.getLong();
+                    System.arraycopy(ch.payload(), 8, assembled, off, ch.payload().length - 8);
+                    covered += ch.payload().length - 8;
+                } else if (ch.type() == NbdProtocol.REPLY_TYPE_OFFSET_HOLE) {
+                    p.getLong();
+                    covered += p.getInt() & 0xffffffffL;
+                    sawHole = true;
+                }
+            }
+            assertThat(covered).isEqualTo(512 << 10);
+            assertThat(sawHole).isTrue();
+            byte[] expected = new byte[512 << 10];
+            System.arraycopy(data, 0, expected, 200_000, 4096);
+            assertThat(assembled).isEqualTo(expected);
+
+            c.request(NbdProtocol.CMD_FLAG_DF, NbdProtocol.CMD_READ, 3, 0, 512 << 10, null);
+            List<RawClient.Chunk> df = c.structuredReply();
+            assertThat(df).hasSize(1);
+            assertThat(df.getFirst().type()).isEqualTo(NbdProtocol.REPLY_TYPE_OFFSET_DATA);
+
+            c.request(0, NbdProtocol.CMD_READ, 4, ServerFixture.RAM_SIZE, 1, null);
+            RawClient.Chunk err = c.chunk();
+            assertThat(err.type()).isEqualTo(NbdProtocol.REPLY_TYPE_ERROR);
+            assertThat(err.done()).isTrue();
+            assertThat(err.errorCode()).isEqualTo(Errno.EINVAL);
+            assertThat(err.errorMessage()).contains("past the end");
+        }
+    }
+
+    @Test
+    void blockStatusReportsHolesAfterTrimAndHonoursReqOne() throws Exception {
+        try (RawClient c = fx.client().go("ram", true)) {
+            c.request(0, NbdProtocol.CMD_WRITE, 1, 0, 256 << 10, pattern(256 << 10, 1));
+            assertThat(c.simpleReply()).containsExactly(0, 1);
+            c.request(0, NbdProtocol.CMD_TRIM, 2, 64 << 10, 64 << 10, null);
+            assertThat(c.simpleReply()).containsExactly(0, 2);
+
+            c.request(0, NbdProtocol.CMD_BLOCK_STATUS, 3, 0, ServerFixture.RAM_SIZE, null);
+            RawClient.Chunk bs = c.chunk();
+            assertThat(bs.type()).isEqualTo(NbdProtocol.REPLY_TYPE_BLOCK_STATUS);
+            ByteBuffer p = ByteBuffer.wrap(bs.payload());
+            assertThat(p.getInt()).isEqualTo(NbdProtocol.BASE_ALLOCATION_ID);
+            long[][] runs = new long[p.remaining() / 8][];
+            for (int i = 0; i < runs.length; i++) {
+                runs[i] = new long[] {p.getInt() & 0xffffffffL, p.getInt()};
+            }
+            assertThat(runs).isDeepEqualTo(new long[][] {
+                {64 << 10, 0},
+                {64 << 10, 3},
+                {128 << 10, 0},
+                {ServerFixture.RAM_SIZE - (256 << 10), 3}});
+
+            c.request(NbdProtocol.CMD_FLAG_REQ_ONE, NbdProtocol.CMD_BLOCK_STATUS, 4, 0, ServerFixture.RAM_SIZE, null);
+            RawClient.Chunk one = c.chunk();
+            assertThat(one.payload()).hasSize(12);
+        }
+    }
+
+    @Test
+    void writeZeroesFlushAndCacheSucceed() throws Exception {
+        try (RawClient c = fx.client().go("ram", false)) {
+            c.request(0, NbdProtocol.CMD_WRITE, 1, 0, 8192, pattern(8192, 3));
+            assertThat(c.simpleReply()).containsExactly(0, 1);
+            c.request(NbdProtocol.CMD_FLAG_NO_HOLE, NbdProtocol.CMD_WRITE_ZEROES, 2, 100, 5000, null);
+            assertThat(c.simpleReply()).containsExactly(0, 2);
+            c.request(0, NbdProtocol.CMD_FLUSH, 3, 0, 0, null);
+            assertThat(c.simpleReply()).containsExactly(0, 3);
+            c.request(0, NbdProtocol.CMD_CACHE, 4, 0, 8192, null);
+            assertThat(c.simpleReply()).containsExactly(0, 4);
+            byte[] expected = pattern(8192, 3);
+            java.util.Arrays.fill(expected, 100, 5100, (byte) 0);
+            assertThat(simpleRead(c, 5, 0, 8192)).isEqualTo(expected);
+        }
+    }
+
+    @Test
+    void badMagicClosesOnlyThatConnection() throws Exception {
+        try (RawClient other = fx.client().go("ram", false); RawClient c = fx.client().go("ram", false)) {
+            c.out.writeInt(0xdeadbeef);
+            c.out.write(new byte[24]);
+            c.out.flush();
+            assertThat(c.closedByServer()).isTrue();
+            assertThat(simpleRead(other, 1, 0, 512)).hasSize(512);
+        }
+    }
+
+    @Test
+    void aClientDroppingMidWriteLeavesDataUntouchedAndBuffersReturned() throws Exception {
+        try (RawClient c = fx.client().go("ram", false)) {
+            c.request(0, NbdProtocol.CMD_WRITE, 1, 0, 1 << 20, null);
+            c.out.write(new byte[100]);
+            c.out.flush();
+        }
+        try (RawClient c = fx.client().go("ram", false)) {
+            assertThat(simpleRead(c, 1, 0, 4096)).containsOnly(0);
+        }
+    }
+
+    @Test
+    void discClosesAfterInflightRequestsAreAnswered() throws Exception {
+        try (RawClient c = fx.client().go("ram", false)) {
+            c.request(0, NbdProtocol.CMD_WRITE, 1, 0, 4096, pattern(4096, 1));
+            c.request(0, NbdProtocol.CMD_DISC, 2, 0, 0, null);
+            assertThat(c.simpleReply()).containsExactly(0, 1);
+            assertThat(c.closedByServer()).isTrue();
+        }
+    }
+
+    @Test
+    void closingTheServerFinishesInflightWorkAndClosesClients() throws Exception {
+        RawClient c = fx.client().go("ram", false);
+        try (c) {
+            c.request(0, NbdProtocol.CMD_WRITE, 1, 0, 4096, pattern(4096, 1));
+            assertThat(c.simpleReply()).containsExactly(0, 1);
+            fx.server.close();
+            assertThat(c.closedByServer()).isTrue();
+            assertThat(fx.server.connectionCount()).isZero();
+        }
+    }
+}
