@@ -32,7 +32,7 @@ import org.slf4j.LoggerFactory;
  * budget, and (for READ and WRITE) a buffer from the pool; while any of these is spent the
  * reader waits and stops reading its socket, which is how load pushes back on clients.
  */
-public final class NbdConnection implements BioCompletion {
+public final class NbdConnection implements BioCompletion, CompletionWriter.Sender {
     private static final Logger LOG = LoggerFactory.getLogger(NbdConnection.class);
     private static final int INPUT_BUFFER = 128 << 10;
     private static final int OUTPUT_BUFFER = 256 << 10;
@@ -57,6 +57,8 @@ public final class NbdConnection implements BioCompletion {
     private final Extents readExtents = new Extents(MAX_EXTENTS);
     private final Object readExtentsLock = new Object();
 
+    private final CompletionWriter completions;
+    private volatile Thread reader;
     private volatile boolean shuttingDown;
     private volatile Session session;
     private volatile BlockDevice device;
@@ -92,6 +94,7 @@ public final class NbdConnection implements BioCompletion {
             this.freeSlots[i] = slots - 1 - i;
         }
         this.freeCount = slots;
+        this.completions = new CompletionWriter(slots, this);
     }
 
     public String peer() {
@@ -105,13 +108,14 @@ public final class NbdConnection implements BioCompletion {
 
     /** Serves the connection on the calling thread until the client leaves or the server stops. */
     public void run() {
-        out.corkFor(Thread.currentThread());
+        reader = Thread.currentThread();
         try {
             Optional<Session> s = new Handshake(in, out, exports, () -> shuttingDown, peer).negotiate();
             if (s.isPresent()) {
                 session = s.get();
                 device = session.export().device();
                 LOG.debug("{}: serving '{}'", peer, session.export().name());
+                completions.start("nbd-reply " + peer);
                 transmit();
             }
         } catch (EOFException e) {
@@ -126,6 +130,7 @@ public final class NbdConnection implements BioCompletion {
             LOG.error("{}: closing after an unexpected failure", peer, e);
         } finally {
             awaitInflight();
+            completions.stop();
             out.flushQuietly();
             NbdServer.closeQuietly(channel);
             closed.countDown();
@@ -264,13 +269,28 @@ public final class NbdConnection implements BioCompletion {
         Dispatch.submit(dev, bio);
     }
 
-    /** Completion of a request this connection submitted; {@code state} is its slot index. */
+    /**
+     * Completion of a request this connection submitted; {@code state} is its slot index. On the
+     * reader's own thread (a device that completed inline) the reply is corked at once; from any
+     * other thread it is handed to this connection's completion writer.
+     */
     @Override
     public boolean bioDone(Bio bio, long state) {
         int index = (int) state;
+        device.budget().release(slots[index].dataBytes);
+        if (Thread.currentThread() == reader) {
+            send(index);
+        } else {
+            completions.post(index);
+        }
+        return true;
+    }
+
+    /** Replies for the request in {@code index} and frees its slot. */
+    @Override
+    public void send(int index) {
         Slot slot = slots[index];
-        BlockDevice dev = device;
-        dev.budget().release(slot.dataBytes);
+        Bio bio = slot.bio;
         try {
             int status = bio.status();
             if (slot.type == NbdProtocol.CMD_READ) {
@@ -291,7 +311,11 @@ public final class NbdConnection implements BioCompletion {
             }
             freeSlot(index);
         }
-        return true;
+    }
+
+    @Override
+    public void flush() {
+        out.flushQuietly();
     }
 
     private void replyRead(Slot slot, int status) throws IOException {

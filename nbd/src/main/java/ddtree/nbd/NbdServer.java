@@ -147,6 +147,7 @@ public final class NbdServer implements AutoCloseable {
                 LOG.warn("connection {} did not finish in time; closing it", c.peer());
                 c.abort();
             }
+            connections.remove(c);
         }
         if (acceptor != null) {
             try {

@@ -11,11 +11,11 @@ import java.nio.channels.WritableByteChannel;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Writes replies to one connection. Replies made on the connection's own reader thread are
- * corked in a buffer and sent together when the reader is about to block for more input, so a
- * client with many requests in flight gets many replies per system call. Replies made on any
- * other thread are sent at once. Payloads too large to copy are written straight from their
- * buffer with a gathering write. One lock keeps replies whole on the wire.
+ * Writes replies to one connection. Replies are corked in a buffer and go out when the buffer
+ * fills or a caller {@link #flush}es: the reader flushes before it blocks for more input, and the
+ * completion writer when it has nothing more queued, so a client with many requests in flight gets
+ * many replies per system call. Payloads too large to copy are written straight from their buffer
+ * with a gathering write. One lock keeps replies whole on the wire.
  */
 final class ReplyWriter {
     /** Payloads up to this size are copied into the cork buffer rather than written separately. */
@@ -27,7 +27,6 @@ final class ReplyWriter {
     private final MemorySegment outSeg;
     private final ByteBuffer[] pair = new ByteBuffer[2];
     private final ReentrantLock lock = new ReentrantLock();
-    private volatile Thread corkOwner;
     private IOException failure;
 
     ReplyWriter(WritableByteChannel channel, int capacity) {
@@ -35,11 +34,6 @@ final class ReplyWriter {
         this.gathering = channel instanceof GatheringByteChannel g ? g : null;
         this.out = ByteBuffer.allocateDirect(capacity).order(ByteOrder.BIG_ENDIAN);
         this.outSeg = MemorySegment.ofBuffer(out);
-    }
-
-    /** Replies made on {@code reader} may wait in the cork buffer until {@link #flush}. */
-    void corkFor(Thread reader) {
-        this.corkOwner = reader;
     }
 
     /** Sends whatever is corked. Failures are remembered and rethrown to every later writer. */
@@ -84,12 +78,6 @@ final class ReplyWriter {
         }
     }
 
-    private void endReply() throws IOException {
-        if (Thread.currentThread() != corkOwner) {
-            flushLocked();
-        }
-    }
-
     private void checkFailed() throws IOException {
         if (failure != null) {
             throw failure;
@@ -106,7 +94,6 @@ final class ReplyWriter {
             if (data != null && length > 0) {
                 payload(data, dataOffset, length);
             }
-            endReply();
         } finally {
             lock.unlock();
         }
@@ -122,7 +109,6 @@ final class ReplyWriter {
             chunkHeader(cookie, done, NbdProtocol.REPLY_TYPE_OFFSET_DATA, 8 + length);
             out.putLong(offset);
             payload(data, dataOffset, length);
-            endReply();
         } finally {
             lock.unlock();
         }
@@ -136,7 +122,6 @@ final class ReplyWriter {
             ensureRoom(32);
             chunkHeader(cookie, done, NbdProtocol.REPLY_TYPE_OFFSET_HOLE, 12);
             out.putLong(offset).putInt(length);
-            endReply();
         } finally {
             lock.unlock();
         }
@@ -151,7 +136,6 @@ final class ReplyWriter {
             ensureRoom(26 + msg.length);
             chunkHeader(cookie, true, NbdProtocol.REPLY_TYPE_ERROR, 6 + msg.length);
             out.putInt(error).putShort((short) msg.length).put(msg);
-            endReply();
         } finally {
             lock.unlock();
         }
@@ -164,7 +148,6 @@ final class ReplyWriter {
             checkFailed();
             ensureRoom(20);
             chunkHeader(cookie, true, NbdProtocol.REPLY_TYPE_NONE, 0);
-            endReply();
         } finally {
             lock.unlock();
         }
@@ -185,7 +168,6 @@ final class ReplyWriter {
             for (int i = 0; i < count; i++) {
                 out.putInt((int) extents.length(i)).putInt(extents.flags(i));
             }
-            endReply();
         } finally {
             lock.unlock();
         }
