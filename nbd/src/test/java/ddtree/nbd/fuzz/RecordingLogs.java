@@ -17,13 +17,15 @@ import org.slf4j.spi.SLF4JServiceProvider;
 
 /**
  * An SLF4J provider for the fuzz test that counts ERROR events, so a connection that swallows an
- * unexpected exception (and logs it) still fails the test. ERROR goes to standard error; lower
- * levels are dropped, since hostile input makes every connection warn and fuzzing must stay fast.
+ * unexpected exception (and logs it) still fails the test. ERROR goes to standard error, and WARN
+ * too except while fuzzing, where hostile input makes nearly every connection warn; lower levels
+ * are dropped.
  *
  * <p>Chosen with the {@code slf4j.provider} system property, which only works if nothing in the
  * JVM has used SLF4J yet; {@link #active()} tells whether it took.
  */
 public final class RecordingLogs implements SLF4JServiceProvider {
+    private static final boolean FUZZING = !System.getenv().getOrDefault("JAZZER_FUZZ", "").isEmpty();
     private static final AtomicLong ERRORS = new AtomicLong();
     private static final AtomicReference<String> LAST_ERROR = new AtomicReference<>();
 
@@ -100,7 +102,7 @@ public final class RecordingLogs implements SLF4JServiceProvider {
 
         @Override
         public boolean isWarnEnabled() {
-            return false;
+            return !FUZZING;
         }
 
         @Override
@@ -121,9 +123,9 @@ public final class RecordingLogs implements SLF4JServiceProvider {
                 ERRORS.incrementAndGet();
                 LAST_ERROR.set(thrown == null ? text : text + ": " + thrown);
             }
-            if (level == Level.ERROR) {
+            if (level == Level.ERROR || (level == Level.WARN && !FUZZING)) {
                 System.err.println(text);
-                if (thrown != null) {
+                if (thrown != null && level == Level.ERROR) {
                     thrown.printStackTrace(System.err);
                 }
             }
