@@ -111,6 +111,18 @@ public final class DeviceIo implements AutoCloseable {
         return b;
     }
 
+    /** Runs {@code round} {@code rounds} times and returns the fewest bytes this thread allocated in one. */
+    public static long leastAllocatedPerRound(Runnable round, int rounds) {
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long least = Long.MAX_VALUE;
+        for (int i = 0; i < rounds; i++) {
+            long before = threads.getCurrentThreadAllocatedBytes();
+            round.run();
+            least = Math.min(least, threads.getCurrentThreadAllocatedBytes() - before);
+        }
+        return least;
+    }
+
     @Override
     public void close() {
         pool.close();

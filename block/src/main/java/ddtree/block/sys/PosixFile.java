@@ -206,8 +206,13 @@ public final class PosixFile implements Closeable {
         }
     }
 
-    /** Makes written data durable (metadata only as far as needed to read it back). */
-    public void dataSync() throws IOException {
+    /**
+     * Makes written data durable (metadata only as far as needed to read it back).
+     *
+     * @return false when the file cannot be synchronised at all (a character device such as
+     *     {@code /dev/null}: EINVAL), which leaves nothing to make durable
+     */
+    public boolean dataSync() throws IOException {
         checkOpen();
         int r;
         do {
@@ -217,9 +222,13 @@ public final class PosixFile implements Closeable {
                 throw linkFailure(t);
             }
         } while (r < 0 && errno() == ErrnoException.EINTR);
-        if (r < 0) {
-            throw failure("fdatasync", -1, -1, errno());
+        if (r == 0) {
+            return true;
         }
+        if (errno() == ddtree.block.Errno.EINVAL) {
+            return false;
+        }
+        throw failure("fdatasync", -1, -1, errno());
     }
 
     /**

@@ -127,6 +127,16 @@ class PosixFileTest {
     }
 
     @Test
+    void syncingACharacterDeviceIsReportedAsImpossible() throws IOException {
+        try (PosixFile f = PosixFile.open(Path.of("/dev/null"), true)) {
+            assertThat(f.dataSync()).isFalse();
+        }
+        try (PosixFile f = PosixFile.open(dir.resolve("s"), false)) {
+            assertThat(f.dataSync()).isTrue();
+        }
+    }
+
+    @Test
     void aClosedFileRefusesCallsAndClosesOnce() throws IOException {
         PosixFile f = PosixFile.open(dir.resolve("c"), false);
         f.close();
