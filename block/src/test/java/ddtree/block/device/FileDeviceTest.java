@@ -20,13 +20,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.lifecycle.AfterContainer;
-import net.jqwik.api.lifecycle.BeforeContainer;
+import java.util.stream.LongStream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.api.io.TempDir;
 
 class FileDeviceTest {
@@ -265,32 +262,20 @@ class FileDeviceTest {
         return out;
     }
 
-    // Properties run under jqwik, which has no @TempDir: one directory for the class, a file per try.
-    private static Path propertyDir;
+    /** One directory for the whole class; each property case makes and removes its own file in it. */
+    @TempDir
+    static Path propertyDir;
 
-    @BeforeContainer
-    static void makePropertyDir() throws IOException {
-        propertyDir = Files.createTempDirectory("filedevice-properties");
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("smallSeeds")
+    void smallDeviceMatchesAByteArray(long seed) throws Exception {
+        check(SMALL, DeviceActions.workload(seed, SMALL));
     }
 
-    @AfterContainer
-    static void removePropertyDir() throws IOException {
-        try (var files = Files.list(propertyDir)) {
-            for (Path p : (Iterable<Path>) files::iterator) {
-                Files.delete(p);
-            }
-        }
-        Files.delete(propertyDir);
-    }
-
-    @Property(tries = 100)
-    void smallDeviceMatchesAByteArray(@ForAll("small") List<Action> actions) throws Exception {
-        check(SMALL, actions);
-    }
-
-    @Property(tries = 40)
-    void oddSizedDeviceMatchesAByteArray(@ForAll("odd") List<Action> actions) throws Exception {
-        check(ODD, actions);
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("oddSeeds")
+    void oddSizedDeviceMatchesAByteArray(long seed) throws Exception {
+        check(ODD, DeviceActions.workload(seed, ODD));
     }
 
     private static void check(long size, List<Action> actions) throws Exception {
@@ -303,13 +288,11 @@ class FileDeviceTest {
         }
     }
 
-    @Provide
-    Arbitrary<List<Action>> small() {
-        return DeviceActions.workloads(SMALL);
+    static LongStream smallSeeds() {
+        return DeviceActions.seeds(1_000, 100);
     }
 
-    @Provide
-    Arbitrary<List<Action>> odd() {
-        return DeviceActions.workloads(ODD);
+    static LongStream oddSeeds() {
+        return DeviceActions.seeds(2_000, 40);
     }
 }

@@ -20,11 +20,10 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
+import java.util.stream.LongStream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 class RamDeviceTest {
     private static final int PAGE = RamDevice.PAGE_SIZE;
@@ -194,14 +193,16 @@ class RamDeviceTest {
         }
     }
 
-    @Property(tries = 150)
-    void smallDeviceMatchesAByteArray(@ForAll("small") List<Action> actions) throws Exception {
-        check(SMALL, actions);
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("smallSeeds")
+    void smallDeviceMatchesAByteArray(long seed) throws Exception {
+        check(SMALL, DeviceActions.workload(seed, SMALL));
     }
 
-    @Property(tries = 60)
-    void oddSizedDeviceMatchesAByteArray(@ForAll("odd") List<Action> actions) throws Exception {
-        check(ODD, actions);
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("oddSeeds")
+    void oddSizedDeviceMatchesAByteArray(long seed) throws Exception {
+        check(ODD, DeviceActions.workload(seed, ODD));
     }
 
     private static void check(long size, List<Action> actions) throws Exception {
@@ -220,13 +221,11 @@ class RamDeviceTest {
         }
     }
 
-    @Provide
-    Arbitrary<List<Action>> small() {
-        return DeviceActions.workloads(SMALL);
+    static LongStream smallSeeds() {
+        return DeviceActions.seeds(1_000, 150);
     }
 
-    @Provide
-    Arbitrary<List<Action>> odd() {
-        return DeviceActions.workloads(ODD);
+    static LongStream oddSeeds() {
+        return DeviceActions.seeds(2_000, 60);
     }
 }
