@@ -30,4 +30,5 @@ java -cp "$CP" --enable-native-access=ALL-UNNAMED org.openjdk.jmh.Main "$@" \
 
 echo
 echo "# bytes allocated per request (gc.alloc.rate.norm, all threads; target 0):"
-grep -E 'gc\.alloc\.rate\.norm' "$HERE/target/jmh-result.txt" || echo "# (run without -prof gc: no allocation figures)"
+grep -E '^[A-Za-z][^ ]*:gc\.alloc\.rate\.norm ' "$HERE/target/jmh-result.txt" \
+    || echo "# (no allocation figures: run with -prof gc)"

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# peer-compare.sh - runs the fixed fio matrix (bench/peer-bench.sh) against ddtree and against
+# other NBD servers on this machine, then prints ddtree's figures beside theirs.
+#
+# Usage: bench/peer-compare.sh
+#   Servers, each on its own loopback port, started here and stopped (by PID) when its matrix
+#   is done, one at a time so they never compete for the CPU:
+#     ddtree-ram    bin/ddtree serve --device ram0=ram:1G
+#     nbdkit-mem    nbdkit memory 1G
+#     ddtree-file   bin/ddtree serve --device disk0=file:IMG:1G
+#     qemu-nbd      qemu-nbd -f raw --cache=writeback IMG
+#     nbdkit-file   nbdkit file IMG
+#   Ratios: ddtree-ram / nbdkit-mem, and ddtree-file / max(qemu-nbd, nbdkit-file); the target
+#   is 1.0x (PASS at or above it, BELOW under it). IOPS for the 4k workloads, MB/s for the 1M
+#   ones and for nbdcopy.
+#
+# Environment:
+#   RUNTIME  [10]  seconds per workload, passed to peer-bench.sh (RUNTIME=3 for a quick run)
+#   RAMP, PREFILL, NBDCOPY  passed through to peer-bench.sh
+#   SERVERS  [ddtree-ram nbdkit-mem ddtree-file qemu-nbd nbdkit-file]  which ones to run
+#   DDTREE_JAVA_OPTS  JVM options for ddtree (the launcher honours it)
+#   TMPDIR   where the temporary directory for images and state goes (default bench/target)
+# Output: the table on stdout; each server's peer-bench output and fio JSON under
+#   bench/target/peer-compare/<utc-time>/.
+set -u -o pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+export RUNTIME=${RUNTIME:-10}
+SERVERS=${SERVERS:-"ddtree-ram nbdkit-mem ddtree-file qemu-nbd nbdkit-file"}
+SIZE=1G
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RESULTS="$HERE/target/peer-compare/$STAMP"
+mkdir -p "$RESULTS" "$HERE/target"
+TMP=$(mktemp -d "${TMPDIR:-$HERE/target}/peer-compare.XXXXXX") || exit 1
+
+SERVER_PID=
+stop_server() {
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null
+        for _ in $(seq 1 100); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$SERVER_PID" 2>/dev/null && kill -KILL "$SERVER_PID" 2>/dev/null
+        wait "$SERVER_PID" 2>/dev/null
+    fi
+    SERVER_PID=
+}
+cleanup() {
+    stop_server
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+need() { command -v "$1" >/dev/null || { echo "peer-compare: $1 not found ($2)" >&2; exit 1; }; }
+need fio "apt-get install fio"
+need nbdinfo "apt-get install libnbd-bin"
+need nbdkit "apt-get install nbdkit"
+need qemu-nbd "apt-get install qemu-utils"
+need python3 "apt-get install python3"
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_ready URI: polls until the server answers with an export size, for at most 60 s.
+wait_ready() {
+    local i
+    for i in $(seq 1 300); do
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            echo "peer-compare: server exited before it was ready" >&2
+            return 1
+        fi
+        timeout 5 nbdinfo --size "$1" >/dev/null 2>&1 && return 0
+        sleep 0.2
+    done
+    echo "peer-compare: server at $1 not ready after 60 s" >&2
+    return 1
+}
+
+# Build ddtree up front, so its start-up is not counted against the ready timeout.
+if [[ " $SERVERS " == *" ddtree-"* ]]; then
+    "$ROOT/bin/ddtree" --version >/dev/null || { echo "peer-compare: bin/ddtree does not run" >&2; exit 1; }
+fi
+
+# start NAME PORT: starts server NAME on 127.0.0.1:PORT, sets SERVER_PID and EXPORT_NAME.
+start() {
+    local name=$1 port=$2 img
+    case $name in
+        ddtree-ram)
+            "$ROOT/bin/ddtree" serve --state "$TMP/state-ram" --listen "127.0.0.1:$port" \
+                --device "ram0=ram:$SIZE" >"$RESULTS/$name.server.log" 2>&1 &
+            SERVER_PID=$!
+            EXPORT_NAME=ram0 ;;
+        ddtree-file)
+            img="$TMP/ddtree.img"
+            "$ROOT/bin/ddtree" serve --state "$TMP/state-file" --listen "127.0.0.1:$port" \
+                --device "disk0=file:$img:$SIZE" >"$RESULTS/$name.server.log" 2>&1 &
+            SERVER_PID=$!
+            EXPORT_NAME=disk0 ;;
+        nbdkit-mem)
+            nbdkit --foreground --exit-with-parent -i 127.0.0.1 -p "$port" \
+                memory "$SIZE" >"$RESULTS/$name.server.log" 2>&1 &
+            SERVER_PID=$!
+            EXPORT_NAME=mem ;;
+        qemu-nbd)
+            img="$TMP/qemu.img"
+            truncate -s "$SIZE" "$img" || return 1
+            qemu-nbd -f raw --cache=writeback -b 127.0.0.1 -p "$port" -x disk --persistent --shared=16 \
+                "$img" >"$RESULTS/$name.server.log" 2>&1 &
+            SERVER_PID=$!
+            EXPORT_NAME=disk ;;
+        nbdkit-file)
+            img="$TMP/nbdkit.img"
+            truncate -s "$SIZE" "$img" || return 1
+            nbdkit --foreground --exit-with-parent -i 127.0.0.1 -p "$port" \
+                file "$img" >"$RESULTS/$name.server.log" 2>&1 &
+            SERVER_PID=$!
+            EXPORT_NAME=disk ;;
+        *)
+            echo "peer-compare: unknown server $name" >&2
+            return 1 ;;
+    esac
+    wait_ready "nbd://127.0.0.1:$port/$EXPORT_NAME"
+}
+
+{
+    echo "# peer-compare $STAMP runtime=${RUNTIME}s"
+    echo "# $(fio --version) | $(nbdkit --version) | $(qemu-nbd --version | head -n 1)"
+    echo "# $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
+} | tee "$RESULTS/summary.txt"
+
+status=0
+for name in $SERVERS; do
+    port=$(free_port)
+    echo "## $name on 127.0.0.1:$port" | tee -a "$RESULTS/summary.txt"
+    if ! start "$name" "$port"; then
+        echo "$name: did not start (see $RESULTS/$name.server.log)" | tee -a "$RESULTS/summary.txt"
+        stop_server
+        status=1
+        continue
+    fi
+    OUTDIR="$RESULTS/$name" "$HERE/peer-bench.sh" 127.0.0.1 "$port" "$EXPORT_NAME" | tee "$RESULTS/$name.txt" || status=1
+    stop_server
+    rm -f "$TMP"/*.img
+done
+
+# The table: one line per workload, ratio against the best peer of the same kind.
+python3 - "$RESULTS" $SERVERS <<'PY' | tee -a "$RESULTS/summary.txt"
+import os, sys
+results, servers = sys.argv[1], sys.argv[2:]
+
+def load(name):
+    figures = {}
+    path = os.path.join(results, name + ".txt")
+    if not os.path.exists(path):
+        return figures
+    for line in open(path):
+        f = line.split()
+        if not f or f[0].startswith("#"):
+            continue
+        wl = f[0]
+        try:
+            if wl == "nbdcopy_to_null":
+                figures[wl] = float(f[2])
+            elif "_4k_" in wl:
+                figures[wl] = float(f[1])      # IOPS
+            else:
+                figures[wl] = float(f[2])      # MB/s
+        except (ValueError, IndexError):
+            figures[wl] = None                 # FAILED
+    return figures
+
+data = {s: load(s) for s in servers}
+workloads = ["randread_4k_qd1", "randread_4k_qd32", "randwrite_4k_qd1", "randwrite_4k_qd32",
+             "seqread_1M_qd8", "seqwrite_1M_qd8", "nbdcopy_to_null"]
+groups = [("ram", "ddtree-ram", ["nbdkit-mem"]),
+          ("file", "ddtree-file", ["qemu-nbd", "nbdkit-file"])]
+
+def fmt(v):
+    return "-" if v is None else (f"{v:.0f}" if v >= 100 else f"{v:.1f}")
+
+print()
+print("# figures: IOPS for *_4k_*, MB/s for *_1M_* and nbdcopy; ratio = ddtree / best peer; target 1.0x")
+below = 0
+for kind, ours, peers in groups:
+    peers = [p for p in peers if p in data]
+    if ours not in data or not peers:
+        continue
+    head = f"{'workload':<18} {ours:>12} " + " ".join(f"{p:>12}" for p in peers) + f" {'ratio':>7}  verdict"
+    print()
+    print(head)
+    for wl in workloads:
+        v = data[ours].get(wl)
+        pv = [data[p].get(wl) for p in peers]
+        if v is None and all(x is None for x in pv):
+            continue
+        known = [x for x in pv if x is not None]
+        best = max(known) if known else None
+        if v is None or not best:
+            ratio, verdict = "-", "n/a"
+        else:
+            r = v / best
+            ratio = f"{r:.2f}x"
+            verdict = "PASS" if r >= 1.0 else "BELOW"
+            below += verdict == "BELOW"
+        print(f"{wl:<18} {fmt(v):>12} " + " ".join(f"{fmt(x):>12}" for x in pv) + f" {ratio:>7}  {verdict}")
+print()
+print(f"# {below} workload(s) below the 1.0x target")
+PY
+echo "# raw output: $RESULTS"
+exit $status
