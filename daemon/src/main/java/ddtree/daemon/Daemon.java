@@ -35,7 +35,6 @@ import org.slf4j.LoggerFactory;
 public final class Daemon implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Daemon.class);
     static final String LOCK_FILE = "ddtree.lock";
-    static final int REQUESTS_PER_CONNECTION = 128;
 
     /** A device the daemon opened, with how it was asked for. */
     public record Served(DeviceSpec spec, BlockDevice device, boolean readOnly) {
@@ -92,7 +91,9 @@ public final class Daemon implements AutoCloseable {
             } catch (UnknownHostException e) {
                 throw new IOException("cannot listen on " + config.listen() + ": unknown host " + config.listen().host(), e);
             }
-            NbdServerConfig nbd = new NbdServerConfig(bindTo, config.maxConnections(), REQUESTS_PER_CONNECTION, true);
+            NbdServerConfig defaults = NbdServerConfig.loopback(0);
+            NbdServerConfig nbd = new NbdServerConfig(bindTo, config.maxConnections(),
+                    defaults.requestsPerConnection(), defaults.virtualThreads());
             server = new NbdServer(nbd, exports, buffers);
             try {
                 server.start();
@@ -170,6 +171,11 @@ public final class Daemon implements AutoCloseable {
     /** The devices being served, in the order they were given. */
     public synchronized List<Served> served() {
         return Collections.unmodifiableList(new ArrayList<>(served));
+    }
+
+    /** The request buffers; tests check that nothing stays lent. */
+    public synchronized BufferPool buffers() {
+        return buffers;
     }
 
     /** The NBD server, for tests that look at its connections. */
