@@ -119,10 +119,16 @@ public final class ServeCommand implements Callable<Integer> {
         return stopper.stop() ? 0 : 1;
     }
 
-    /** Where the daemon listens, its devices, and how to connect to it. */
+    /**
+     * Where the daemon listens, its devices, and how to connect to it; written in one piece so a
+     * reader that sees the first line sees them all.
+     */
     static void printBanner(Daemon daemon, PrintWriter out) {
         DaemonConfig config = daemon.config();
-        out.println("ddtree serving on " + ListenAddress.format(daemon.address()) + " (state " + config.stateDir() + ")");
+        StringBuilder b = new StringBuilder();
+        String nl = System.lineSeparator();
+        b.append("ddtree serving on ").append(ListenAddress.format(daemon.address()))
+                .append(" (state ").append(config.stateDir()).append(")").append(nl);
         int width = 0;
         int sizeWidth = 0;
         for (Daemon.Served s : daemon.served()) {
@@ -130,17 +136,18 @@ public final class ServeCommand implements Callable<Integer> {
             sizeWidth = Math.max(sizeWidth, SizeParser.format(s.device().size()).length());
         }
         for (Daemon.Served s : daemon.served()) {
-            String flags = s.readOnly() ? "  read-only" : "";
-            out.println("  " + pad(s.name(), width) + "  " + pad(SizeParser.format(s.device().size()), sizeWidth) + "  "
-                    + s.spec().describe() + flags);
+            b.append("  ").append(pad(s.name(), width)).append("  ")
+                    .append(pad(SizeParser.format(s.device().size()), sizeWidth)).append("  ")
+                    .append(s.spec().describe()).append(s.readOnly() ? "  read-only" : "").append(nl);
         }
         String uri = daemon.uri(config.defaultExport());
         if (daemon.served().size() > 1) {
-            out.println("  nbdinfo --list " + uri.substring(0, uri.lastIndexOf('/')));
+            b.append("  nbdinfo --list ").append(uri, 0, uri.lastIndexOf('/')).append(nl);
         }
-        out.println("  nbdinfo " + uri);
-        out.println("  qemu-img info " + uri);
-        out.println("  nbdfuse DIR " + uri);
+        b.append("  nbdinfo ").append(uri).append(nl);
+        b.append("  qemu-img info ").append(uri).append(nl);
+        b.append("  nbdfuse DIR ").append(uri).append(nl);
+        out.print(b);
         out.flush();
     }
 

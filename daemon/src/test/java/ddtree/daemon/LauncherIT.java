@@ -60,7 +60,8 @@ class LauncherIT {
             List<String> cmd = new ArrayList<>(List.of(launcher.toString(), "serve", "--listen", "127.0.0.1:" + port));
             cmd.addAll(List.of(args));
             process = Exec.start(cwd, log, cmd);
-            boolean up = TestDaemons.await(START, () -> output().contains("ddtree serving on") || !process.isAlive());
+            // The banner ends with the nbdfuse line.
+            boolean up = TestDaemons.await(START, () -> output().contains("  nbdfuse DIR ") || !process.isAlive());
             assertThat(up && process.isAlive()).as("daemon started; output:\n" + output()).isTrue();
         }
 
@@ -203,7 +204,7 @@ class LauncherIT {
         Process p = Exec.start(dir, log, List.of(launcher.toString(), "serve", "--state", dir.resolve("state").toString(),
                 "--listen", "[::1]:" + port, "--device", "r=ram:2M"));
         try {
-            assertThat(TestDaemons.await(START, () -> read(log).contains("serving on") || !p.isAlive())).isTrue();
+            assertThat(TestDaemons.await(START, () -> read(log).contains("  nbdfuse DIR ") || !p.isAlive())).isTrue();
             assertThat(read(log)).contains("ddtree serving on [::1]:" + port);
             Exec.Result r = Exec.run(TestDaemons.CLIENT_TIMEOUT, nbdinfo, "--size", "nbd://[::1]:" + port + "/r").assertOk();
             assertThat(r.out().strip()).isEqualTo(String.valueOf(2 << 20));
