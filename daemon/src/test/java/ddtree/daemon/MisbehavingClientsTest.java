@@ -32,7 +32,7 @@ class MisbehavingClientsTest {
 
     @BeforeEach
     void start() throws Exception {
-        daemon = TestDaemons.start(dir, "disk=file:" + dir.resolve("disk.img") + ":4M", "ram=ram:4M");
+        daemon = TestDaemons.start(dir, "disk=file:" + dir.resolve("disk.img") + ":4M", "ram=ram:4M", "big=ram:64M");
         try (RawNbdClient c = RawNbdClient.connect(daemon.address()).greet().go("disk")) {
             assertThat(c.write(0, filled(2 << 20, 0x11))).isZero();
             c.disconnect();
@@ -167,14 +167,40 @@ class MisbehavingClientsTest {
             long size = c.exportSize;
             assertThat(size).isEqualTo(4 << 20);
             assertThat(c.read(size - 512, 1024).errno()).as("READ past the end").isEqualTo(EINVAL);
-            assertThat(c.write(size - 512, new byte[1024])).as("WRITE past the end").isIn(ENOSPC, EINVAL);
-            assertThat(c.command(NbdProtocol.CMD_TRIM, size, 4096)).as("TRIM past the end").isIn(ENOSPC, EINVAL);
+            assertThat(c.write(size - 512, new byte[1024])).as("WRITE past the end").isEqualTo(ENOSPC);
+            assertThat(c.command(NbdProtocol.CMD_TRIM, size, 4096)).as("TRIM past the end").isEqualTo(ENOSPC);
+            assertThat(c.command(NbdProtocol.CMD_WRITE_ZEROES, size - 1, 2)).as("WRITE_ZEROES past the end").isEqualTo(ENOSPC);
+            assertThat(c.command(NbdProtocol.CMD_FLUSH, 0, 512)).as("FLUSH with a length").isEqualTo(EINVAL);
+            assertThat(c.command(99, 0, 512)).as("unknown command").isEqualTo(EINVAL);
             assertThat(c.read(Long.MAX_VALUE - 10, 4096).errno()).as("READ at an offset that overflows").isEqualTo(EINVAL);
             // And the connection still works, the data still as it was.
             RawNbdClient.Reply ok = c.read(0, 4096);
             assertThat(ok.errno()).isZero();
             assertThat(ok.data()).isEqualTo(filled(4096, 0x11));
             assertThat(c.read(size - 512, 512).errno()).isZero();
+            c.disconnect();
+        }
+        assertHealthy();
+    }
+
+    @Test
+    void aWriteOverTheMaximumPayloadIsRefusedAndSkipped() throws Exception {
+        try (RawNbdClient c = RawNbdClient.connect(daemon.address()).greet().go("big")) {
+            // 33 MiB: over the 32 MiB the export advertises. The server reads and drops the
+            // payload, answers EINVAL, and the stream stays in step.
+            int len = 33 << 20;
+            c.sendRequest(0, NbdProtocol.CMD_WRITE, 77, 0, len);
+            byte[] chunk = filled(1 << 20, 0x66);
+            for (int i = 0; i < 33; i++) {
+                c.out.write(chunk);
+            }
+            c.out.flush();
+            RawNbdClient.Reply r = c.readReply(0);
+            assertThat(r.handle()).isEqualTo(77);
+            assertThat(r.errno()).isEqualTo(EINVAL);
+            RawNbdClient.Reply after = c.read(0, 4096);
+            assertThat(after.errno()).isZero();
+            assertThat(after.data()).as("nothing of the refused write landed").isEqualTo(new byte[4096]);
             c.disconnect();
         }
         assertHealthy();
