@@ -50,8 +50,11 @@ public class RequestPathBenchmark {
     @Param({"67108864"})
     public long deviceBytes;
 
-    /** Serve connections on virtual threads (the default) or platform threads. */
-    @Param({"true"})
+    /**
+     * Serve connections on virtual threads or on platform threads (the server's default); compare
+     * both with {@code -p virtualThreads=false,true}.
+     */
+    @Param({"false"})
     public boolean virtualThreads;
 
     private BufferPool buffers;
