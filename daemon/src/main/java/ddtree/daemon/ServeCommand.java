@@ -44,7 +44,7 @@ public final class ServeCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--state", paramLabel = "DIR", defaultValue = "./var",
-            description = "State directory, created if missing (default: ${DEFAULT-VALUE}).")
+            description = "State directory, made if missing (default: ${DEFAULT-VALUE}).")
     String state;
 
     @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:10809",
