@@ -44,6 +44,8 @@ public final class Bio {
     BlockDevice device;
     /** Next bio in a dispatch queue. */
     Bio next;
+    /** Next bio in the current owner's own queue; see {@link #queueNext()}. */
+    private Bio queueNext;
 
     public Bio() {
         this(DEFAULT_DEPTH);
@@ -85,6 +87,7 @@ public final class Bio {
         this.depth = 0;
         this.device = null;
         this.next = null;
+        this.queueNext = null;
         return this;
     }
 
@@ -180,6 +183,25 @@ public final class Bio {
         steps[depth] = step;
         stepState[depth] = state;
         depth++;
+    }
+
+    /** How many more completion steps fit, so a layer can tell whether it may push one. */
+    public int completionRoom() {
+        return steps.length - depth;
+    }
+
+    /**
+     * The next bio in a queue kept by the layer that owns this bio now (I/O held while a device is
+     * suspended, bios waiting on a timer). Such queues are intrusive so that holding a bio
+     * allocates nothing. Separate from the dispatch queue's link, which {@link Dispatch} owns.
+     */
+    public Bio queueNext() {
+        return queueNext;
+    }
+
+    /** Links this bio to the next one in its owner's queue; see {@link #queueNext()}. */
+    public void queueNext(Bio next) {
+        this.queueNext = next;
     }
 
     /** How many completion steps are pending. */

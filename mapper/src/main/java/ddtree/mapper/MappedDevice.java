@@ -1,0 +1,480 @@
+package ddtree.mapper;
+
+import ddtree.block.Bio;
+import ddtree.block.BioCompletion;
+import ddtree.block.BlockDevice;
+import ddtree.block.Capabilities;
+import ddtree.block.Dispatch;
+import ddtree.block.Errno;
+import ddtree.block.Extents;
+import ddtree.block.InflightBudget;
+import ddtree.block.Op;
+import java.io.IOException;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A device built from a table of targets: device-mapper's {@code mapped_device}.
+ *
+ * <p>Each bio goes to the target holding its offset (a binary search over the live table), moved
+ * to the target's own offsets. A bio that crosses a target boundary, or a multiple of its target's
+ * {@link Target#maxIoBytes()}, is split into children that share its buffer; it completes when
+ * they all have, the first error winning. A zero-length FLUSH goes to every target. An unsplit bio
+ * is remapped in place and costs no allocation.
+ *
+ * <p>Suspending stops admitting bios (they wait, in order, in an intrusive queue) and waits for
+ * those in flight. Resuming swaps in the inactive table if one is loaded, closes the old one,
+ * and resubmits the held bios to the table now live. The size may change on resume; a held bio
+ * that now lies past the end fails with EIO.
+ *
+ * <p>Admission is lock-free: a submitter counts itself in flight, then checks the suspended flag;
+ * {@link #suspend} sets the flag, then waits for the count to reach zero. Both are volatile, so one
+ * of the two always sees the other.
+ */
+public final class MappedDevice implements BlockDevice {
+    private static final Logger LOG = LoggerFactory.getLogger(MappedDevice.class);
+    /** Slots an unsplit bio needs: one for the device's in-flight step, one for its target. */
+    private static final int ROOM_NEEDED = 2;
+
+    private volatile String name;
+    private final TargetContext ctx;
+    private final TargetTypes types;
+    private final InflightBudget budget = InflightBudget.defaults();
+    private final BioSplitter splitter;
+    private final BioCompletion inflightDone = (bio, state) -> {
+        exited();
+        return true;
+    };
+
+    private volatile Table live;
+    /** Guarded by {@link #control}. */
+    private Table inactive;
+    private volatile boolean suspended;
+    private volatile boolean closed;
+    private final AtomicLong inflight = new AtomicLong();
+
+    /** Serialises suspend, resume, load and close with one another. */
+    private final ReentrantLock control = new ReentrantLock();
+    /** Guards the held queue and the drain wait. */
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition drained = lock.newCondition();
+    private Bio heldHead;
+    private Bio heldTail;
+
+    private MappedDevice(String name, Table table, TargetContext ctx, TargetTypes types) {
+        this.name = name;
+        this.live = table;
+        this.ctx = ctx;
+        this.types = types;
+        this.splitter = new BioSplitter(Bio.DEFAULT_DEPTH, this::exited);
+    }
+
+    /**
+     * Builds a device from {@code table}, checking it fully (layout, types, arguments, lower
+     * device sizes). On failure nothing stays built and the lower devices are given back.
+     */
+    public static MappedDevice create(String name, List<TableLine> table, TargetContext ctx, TargetTypes types)
+            throws TableException {
+        MappedDevice d = new MappedDevice(name, Table.build(name, table, ctx, types), ctx, types);
+        d.live.resume();
+        return d;
+    }
+
+    /** Builds {@code table} as the inactive table, replacing one loaded before; {@link #resume} swaps it in. */
+    public void load(List<TableLine> table) throws TableException {
+        Table t = Table.build(name, table, ctx, types);
+        Table old;
+        control.lock();
+        try {
+            if (closed) {
+                t.close();
+                throw new TableException("device " + name + " is closed");
+            }
+            old = inactive;
+            inactive = t;
+        } finally {
+            control.unlock();
+        }
+        if (old != null) {
+            old.close();
+        }
+    }
+
+    /** Drops the inactive table, if any. */
+    public void clearInactive() {
+        Table old;
+        control.lock();
+        try {
+            old = inactive;
+            inactive = null;
+        } finally {
+            control.unlock();
+        }
+        if (old != null) {
+            old.close();
+        }
+    }
+
+    /** Holds new I/O and waits until no bio is in flight in the live table. Suspending twice is harmless. */
+    public void suspend() throws InterruptedException {
+        control.lockInterruptibly();
+        try {
+            if (suspended) {
+                return;
+            }
+            suspended = true;
+            live.presuspend();
+            lock.lockInterruptibly();
+            try {
+                while (inflight.get() != 0) {
+                    drained.await(100, TimeUnit.MILLISECONDS); // the timeout only guards against a lost signal
+                }
+            } catch (InterruptedException e) {
+                unsuspendLocked(); // a suspend that did not finish must not leave I/O held
+                throw e;
+            } finally {
+                lock.unlock();
+            }
+        } finally {
+            control.unlock();
+        }
+    }
+
+    /**
+     * Swaps in the inactive table if one is loaded (suspending first if need be, as dmsetup
+     * resume does), closes the old one, and releases the held I/O to the live table in the
+     * order it arrived.
+     */
+    public void resume() {
+        control.lock();
+        try {
+            if (inactive != null) {
+                if (!suspended) {
+                    suspendUninterruptibly();
+                }
+                Table old = live;
+                live = inactive;
+                inactive = null;
+                old.close();
+                live.resume();
+            } else if (suspended) {
+                live.resume();
+            }
+            if (suspended) {
+                unsuspendLocked();
+            }
+        } finally {
+            control.unlock();
+        }
+    }
+
+    private void suspendUninterruptibly() {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                suspend(); // re-entrant: we hold control
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Clears the flag and resubmits the held bios; the caller holds {@link #control}. */
+    private void unsuspendLocked() {
+        Bio b;
+        lock.lock();
+        try {
+            suspended = false;
+            b = heldHead;
+            heldHead = heldTail = null;
+        } finally {
+            lock.unlock();
+        }
+        while (b != null) {
+            Bio next = b.queueNext();
+            b.queueNext(null);
+            Dispatch.submit(this, b);
+            b = next;
+        }
+    }
+
+    public boolean suspended() {
+        return suspended;
+    }
+
+    public List<TableLine> table() {
+        return live.lines;
+    }
+
+    public Optional<List<TableLine>> inactiveTable() {
+        control.lock();
+        try {
+            return Optional.ofNullable(inactive).map(t -> t.lines);
+        } finally {
+            control.unlock();
+        }
+    }
+
+    /** One line per target: {@code "0 2048 linear <target status>"}. */
+    public List<String> status(StatusType type) {
+        return live.status(type);
+    }
+
+    /** Sends a message to the target holding {@code sector} and returns its reply. */
+    public String message(long sector, List<String> args) throws TableException {
+        Table t = live;
+        long sectors = t.size / TableLine.SECTOR;
+        if (sector < 0 || sector >= sectors) {
+            throw new TableException("sector " + sector + " is outside device " + name + " (" + sectors + " sectors)");
+        }
+        if (args.isEmpty()) {
+            throw new TableException("message to device " + name + " is empty");
+        }
+        int i = t.find(sector * TableLine.SECTOR);
+        try {
+            return t.targets[i].message(args);
+        } catch (TableException e) {
+            throw new TableException("sector " + sector + ": " + t.lines.get(i).type() + ": " + e.getMessage());
+        }
+    }
+
+    /** The lower devices of the live table, each once. */
+    public List<String> dependencies() {
+        return live.dependencies();
+    }
+
+    public void rename(String newName) {
+        this.name = newName;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public long size() {
+        return live.size;
+    }
+
+    @Override
+    public Capabilities capabilities() {
+        return live.capabilities;
+    }
+
+    @Override
+    public InflightBudget budget() {
+        return budget;
+    }
+
+    @Override
+    public void submit(Bio bio) {
+        if (closed) {
+            bio.complete(Errno.ESHUTDOWN);
+            return;
+        }
+        inflight.incrementAndGet();
+        if (suspended && hold(bio)) {
+            return;
+        }
+        Table t = live; // read after admission: a table swap waits for every admitted bio
+        if (bio.op() == Op.FLUSH) {
+            flushAll(t, bio);
+        } else {
+            route(t, bio);
+        }
+    }
+
+    /** Hands a bio that carries the device's completion to a target; a target bug fails only that bio. */
+    private void map(Target target, Bio bio) {
+        try {
+            target.map(bio);
+        } catch (RuntimeException e) {
+            LOG.error("device {}: target {} threw on {}", name, target, bio, e);
+            bio.complete(Errno.EIO);
+        }
+    }
+
+    /** Queues a bio while suspended; false when the device resumed meanwhile and the bio may go on. */
+    private boolean hold(Bio bio) {
+        lock.lock();
+        try {
+            if (!suspended) {
+                return false;
+            }
+            bio.queueNext(null);
+            if (heldTail == null) {
+                heldHead = bio;
+            } else {
+                heldTail.queueNext(bio);
+            }
+            heldTail = bio;
+        } finally {
+            lock.unlock();
+        }
+        exited(); // a held bio is not in flight: suspend must not wait for it
+        return true;
+    }
+
+    private void exited() {
+        if (inflight.decrementAndGet() == 0 && suspended) {
+            lock.lock();
+            try {
+                drained.signalAll();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    private void route(Table t, Bio bio) {
+        long offset = bio.offset();
+        long length = bio.length();
+        if (offset > t.size || length > t.size - offset) {
+            // The export checked the range against the size it knew; a resume may have shrunk it.
+            exited();
+            bio.complete(Errno.EIO);
+            return;
+        }
+        if (length == 0) {
+            exited();
+            bio.complete(Errno.OK);
+            return;
+        }
+        int i = t.find(offset);
+        long rel = offset - t.starts[i];
+        if (length <= pieceLimit(t, i, rel) && bio.completionRoom() >= ROOM_NEEDED) {
+            bio.pushCompletion(inflightDone, 0);
+            bio.remap(rel);
+            map(t.targets[i], bio);
+            return;
+        }
+        split(t, bio, i, rel);
+    }
+
+    /** The most bytes a piece starting {@code rel} into target {@code i} may have. */
+    private static long pieceLimit(Table t, int i, long rel) {
+        long limit = t.ends[i] - t.starts[i] - rel;
+        long max = t.targets[i].maxIoBytes();
+        if (max > 0) {
+            limit = Math.min(limit, max - rel % max);
+        }
+        return limit;
+    }
+
+    /** Splits at target and max-I/O boundaries; the group ends the in-flight count when done. */
+    private void split(Table t, Bio bio, int i, long rel) {
+        BioSplitter.Group g = splitter.begin(bio);
+        long left = bio.length();
+        int bufferOffset = bio.bufferOffset();
+        boolean data = bio.op().carriesData();
+        try {
+            while (left > 0) {
+                if (rel == t.ends[i] - t.starts[i]) {
+                    i++;
+                    rel = 0;
+                }
+                long piece = Math.min(left, pieceLimit(t, i, rel));
+                Bio child = g.child(rel, piece, data ? bufferOffset : 0);
+                map(t.targets[i], child);
+                left -= piece;
+                rel += piece;
+                if (data) {
+                    bufferOffset += (int) piece;
+                }
+            }
+        } finally {
+            g.end();
+        }
+    }
+
+    /** Sends a flush to every target; with one target the bio itself goes. */
+    private void flushAll(Table t, Bio bio) {
+        if (t.targets.length == 1 && bio.completionRoom() >= ROOM_NEEDED) {
+            bio.pushCompletion(inflightDone, 0);
+            bio.remap(0);
+            map(t.targets[0], bio);
+            return;
+        }
+        BioSplitter.Group g = splitter.begin(bio);
+        try {
+            for (Target target : t.targets) {
+                map(target, g.child(0, 0, 0));
+            }
+        } finally {
+            g.end();
+        }
+    }
+
+    @Override
+    public void extents(long offset, long length, Extents out) throws IOException {
+        Table t = live;
+        long end = Math.min(t.size, offset + length);
+        int i = offset < t.size ? t.find(offset) : t.targets.length;
+        while (offset < end && i < t.targets.length && !out.full()) {
+            long rel = offset - t.starts[i];
+            long piece = Math.min(end, t.ends[i]) - offset;
+            long before = out.totalLength();
+            t.targets[i].extents(rel, piece, out);
+            if (out.totalLength() - before < piece) {
+                break; // the list filled up inside this target
+            }
+            offset += piece;
+            i++;
+        }
+    }
+
+    /**
+     * Closes both tables. Held bios fail with ESHUTDOWN; the caller has stopped I/O, so nothing is
+     * in flight.
+     */
+    @Override
+    public void close() {
+        Bio b;
+        Table in;
+        control.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            lock.lock();
+            try {
+                b = heldHead;
+                heldHead = heldTail = null;
+                suspended = false;
+            } finally {
+                lock.unlock();
+            }
+            in = inactive;
+            inactive = null;
+        } finally {
+            control.unlock();
+        }
+        while (b != null) {
+            Bio next = b.queueNext();
+            b.queueNext(null);
+            b.complete(Errno.ESHUTDOWN);
+            b = next;
+        }
+        live.close();
+        if (in != null) {
+            in.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "MappedDevice " + name + " (" + live.size + " bytes, " + live.targets.length + " targets)";
+    }
+}
