@@ -1,0 +1,248 @@
+package ddtree.nbd.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ddtree.block.Bio;
+import ddtree.block.BlockDevice;
+import ddtree.block.Capabilities;
+import ddtree.block.Errno;
+import ddtree.block.InflightBudget;
+import ddtree.block.Op;
+import ddtree.block.PooledBuffer;
+import ddtree.block.device.RamDevice;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Servers that go away: the client waits, reconnects, resends, or gives up on time. */
+class NbdClientReconnectTest {
+    static final long SIZE = 16L << 20;
+
+    RamDevice ram;
+    RemoteServer server;
+    NbdClientDevice client;
+    Io io;
+    final List<String> events = Collections.synchronizedList(new ArrayList<>());
+
+    @BeforeEach
+    void setUp() throws IOException {
+        ram = new RamDevice("ram", SIZE);
+        server = new RemoteServer().export("disk", ram, false);
+        server.start(0);
+    }
+
+    @AfterEach
+    void tearDown() throws IOException {
+        if (client != null) {
+            client.close();
+        }
+        if (io != null) {
+            io.close();
+        }
+        server.close();
+        ram.close();
+    }
+
+    private void connect(ClientOptions options) throws IOException {
+        client = NbdClientDevice.connect("remote", "127.0.0.1", server.port(), "disk", options.withEvents(events::add));
+        io = new Io(client);
+    }
+
+    private static boolean waitFor(java.util.function.BooleanSupplier condition, long seconds) throws InterruptedException {
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > until) {
+                return false;
+            }
+            Thread.sleep(5);
+        }
+        return true;
+    }
+
+    @Test
+    void requestsIssuedWhileTheServerIsDownCompleteAfterItComesBack() throws Exception {
+        connect(ClientOptions.defaults().withReconnect(Duration.ofMillis(20), Duration.ofMillis(200)));
+        int port = server.port();
+        int chunk = 4096 + 17;
+        int total = 400;
+        List<CompletableFuture<Integer>> futures = new ArrayList<>();
+        List<PooledBuffer> buffers = new ArrayList<>();
+        for (int i = 0; i < total; i++) {
+            long offset = (long) i * chunk;
+            PooledBuffer b = io.buffer(Io.pattern(chunk, offset));
+            buffers.add(b);
+            futures.add(io.start(Op.WRITE, offset, chunk, 0, b));
+            if (i == 100) {
+                server.stop();
+                assertThat(waitFor(() -> client.state() == ConnectionState.RECONNECTING, 10)).isTrue();
+            }
+            if (i == 300) {
+                Thread.sleep(300); // several reconnect attempts fail meanwhile
+                assertThat(futures.get(200)).isNotDone();
+                assertThat(server.start(port)).isEqualTo(port);
+            }
+        }
+        for (int i = 0; i < total; i++) {
+            assertThat(Errno.name(futures.get(i).get(30, TimeUnit.SECONDS))).as("write %d", i).isEqualTo("OK");
+        }
+        buffers.forEach(PooledBuffer::release);
+        assertThat(client.state()).isEqualTo(ConnectionState.CONNECTED);
+        assertThat(client.reconnects()).isEqualTo(1);
+        try (Io direct = new Io(ram)) {
+            for (int i = 0; i < total; i++) {
+                long offset = (long) i * chunk;
+                assertThat(io.read(offset, chunk)).as("read %d", i).isEqualTo(Io.pattern(chunk, offset));
+                assertThat(direct.read(offset, chunk)).isEqualTo(Io.pattern(chunk, offset));
+            }
+        }
+        assertThat(events).hasSize(2);
+        assertThat(events.get(0)).startsWith("disconnected: ");
+        assertThat(events.get(1)).startsWith("reconnected to 127.0.0.1:" + port + " after ");
+    }
+
+    @Test
+    void readsInFlightAtTheDropAreRepeatedAfterTheReconnect() throws Exception {
+        byte[] data = Io.pattern(1 << 20, 3);
+        try (Io direct = new Io(ram)) {
+            assertThat(direct.write(0, data)).isEqualTo(Errno.OK);
+        }
+        connect(ClientOptions.defaults().withReconnect(Duration.ofMillis(20), Duration.ofMillis(100)));
+        int port = server.port();
+        server.stop();
+        assertThat(waitFor(() -> client.state() == ConnectionState.RECONNECTING, 10)).isTrue();
+        List<CompletableFuture<Integer>> reads = new ArrayList<>();
+        List<PooledBuffer> buffers = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            PooledBuffer b = io.pool.acquire(65536, false);
+            buffers.add(b);
+            reads.add(io.start(Op.READ, (long) i * 65536, 65536, 0, b));
+        }
+        server.start(port);
+        for (int i = 0; i < 16; i++) {
+            assertThat(reads.get(i).get(30, TimeUnit.SECONDS)).isEqualTo(Errno.OK);
+            byte[] got = new byte[65536];
+            java.lang.foreign.MemorySegment.copy(buffers.get(i).segment(), java.lang.foreign.ValueLayout.JAVA_BYTE, 0,
+                    got, 0, got.length);
+            assertThat(got).isEqualTo(java.util.Arrays.copyOfRange(data, i * 65536, (i + 1) * 65536));
+            buffers.get(i).release();
+        }
+    }
+
+    @Test
+    void aServerThatNeverReturnsFailsRequestsWithEioAfterTheTimeout() throws Exception {
+        connect(ClientOptions.defaults().withRequestTimeout(Duration.ofMillis(400))
+                .withReconnect(Duration.ofMillis(20), Duration.ofMillis(100)));
+        server.stop();
+        assertThat(waitFor(() -> client.state() == ConnectionState.RECONNECTING, 10)).isTrue();
+        long start = System.nanoTime();
+        assertThat(io.write(0, new byte[100])).isEqualTo(Errno.EIO);
+        long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertThat(tookMillis).isBetween(350L, 5000L);
+        assertThat(client.state()).isEqualTo(ConnectionState.RECONNECTING);
+        assertThat(events).first().asString().startsWith("disconnected: ");
+    }
+
+    @Test
+    void aRequestTheServerHoldsPastTheTimeoutFailsAndTheConnectionIsMadeAgain() throws Exception {
+        StallingDevice stall = new StallingDevice(ram);
+        server.export("stall", stall, false);
+        client = NbdClientDevice.connect("remote", "127.0.0.1", server.port(), "stall", ClientOptions.defaults()
+                .withRequestTimeout(Duration.ofMillis(400)).withReconnect(Duration.ofMillis(20), Duration.ofMillis(100))
+                .withEvents(events::add));
+        io = new Io(client);
+        assertThat(io.write(0, new byte[] {9})).isEqualTo(Errno.OK);
+        stall.stalling = true;
+        long start = System.nanoTime();
+        assertThat(io.write(0, new byte[] {1})).isEqualTo(Errno.EIO);
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isBetween(350L, 5000L);
+        stall.stalling = false;
+        assertThat(waitFor(() -> client.reconnects() == 1 && client.state() == ConnectionState.CONNECTED, 10))
+                .isTrue();
+        assertThat(io.write(1, new byte[] {2})).isEqualTo(Errno.OK);
+        assertThat(io.read(1, 1)).containsExactly(2);
+        assertThat(events).anySatisfy(e -> assertThat(e).contains("no answer within 400 ms"));
+        stall.releaseAll(); // so the server's connection can finish and the server stop
+    }
+
+    @Test
+    void aServerThatComesBackWithAnotherSizeLeavesTheDeviceFailed() throws Exception {
+        connect(ClientOptions.defaults().withReconnect(Duration.ofMillis(20), Duration.ofMillis(100)));
+        int port = server.port();
+        server.stop();
+        assertThat(waitFor(() -> client.state() == ConnectionState.RECONNECTING, 10)).isTrue();
+        PooledBuffer b = io.pool.acquire(4096, false);
+        CompletableFuture<Integer> waiting = io.start(Op.READ, 0, 4096, 0, b);
+        try (RamDevice other = new RamDevice("other", SIZE * 2); RemoteServer second = new RemoteServer()) {
+            second.export("disk", other, false);
+            second.start(port);
+            assertThat(waiting.get(10, TimeUnit.SECONDS)).isEqualTo(Errno.EIO);
+            assertThat(client.state()).isEqualTo(ConnectionState.FAILED);
+            assertThat(io.write(0, new byte[1])).isEqualTo(Errno.EIO);
+            assertThat(events).last().asString()
+                    .startsWith("failed: nbd://127.0.0.1:" + port + "/disk came back changed: size is now "
+                            + (SIZE * 2) + " bytes, was " + SIZE);
+        } finally {
+            b.release();
+        }
+    }
+
+    /** Passes requests to a device, or holds them while {@link #stalling}. */
+    static final class StallingDevice implements BlockDevice {
+        final BlockDevice inner;
+        volatile boolean stalling;
+        final ConcurrentLinkedQueue<Bio> held = new ConcurrentLinkedQueue<>();
+
+        StallingDevice(BlockDevice inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public String name() {
+            return "stall";
+        }
+
+        @Override
+        public long size() {
+            return inner.size();
+        }
+
+        @Override
+        public Capabilities capabilities() {
+            return inner.capabilities();
+        }
+
+        @Override
+        public InflightBudget budget() {
+            return inner.budget();
+        }
+
+        @Override
+        public void submit(Bio bio) {
+            if (stalling) {
+                held.add(bio);
+            } else {
+                inner.submit(bio);
+            }
+        }
+
+        void releaseAll() {
+            Bio b;
+            while ((b = held.poll()) != null) {
+                b.complete(Errno.EIO);
+            }
+        }
+
+        @Override
+        public void close() {
+            releaseAll();
+        }
+    }
+}
