@@ -1,6 +1,8 @@
 package ddtree.bench;
 
+import ddtree.block.BlockDevice;
 import ddtree.block.BufferPool;
+import ddtree.block.device.FileDevice;
 import ddtree.block.device.RamDevice;
 import ddtree.nbd.Export;
 import ddtree.nbd.ExportTable;
@@ -8,6 +10,8 @@ import ddtree.nbd.NbdServer;
 import ddtree.nbd.NbdServerConfig;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -27,7 +31,8 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The whole NBD request path in one process: an {@link NbdServer} on loopback serving a RAM
- * device, driven by {@link NbdBenchClient} over a real TCP socket.
+ * device (or, with {@code -p device=file}, a file device on a temporary file), driven by
+ * {@link NbdBenchClient} over a real TCP socket.
  *
  * <p>Each operation is one 4 KiB request (batched benchmarks divide by the batch size with
  * {@link OperationsPerInvocation}). Run with {@code -prof gc}: {@code gc.alloc.rate.norm} counts
@@ -46,7 +51,11 @@ public class RequestPathBenchmark {
     static final int REQUEST = 4096;
     static final String EXPORT = "ram0";
 
-    /** Size of the RAM device; requests land at random aligned offsets across it. */
+    /** {@code ram}: a RamDevice; {@code file}: a FileDevice on a temporary file (page cache). */
+    @Param({"ram"})
+    public String device;
+
+    /** Size of the device; requests land at random aligned offsets across it. */
     @Param({"67108864"})
     public long deviceBytes;
 
@@ -58,16 +67,25 @@ public class RequestPathBenchmark {
     public boolean virtualThreads;
 
     private BufferPool buffers;
-    private RamDevice device;
+    private BlockDevice dev;
+    private Path file;
     private NbdServer server;
     private NbdBenchClient client;
 
     @Setup(Level.Trial)
     public void start() throws IOException {
         buffers = new BufferPool(64L << 20, 4L << 20);
-        device = new RamDevice(EXPORT, deviceBytes);
+        dev = switch (device) {
+            case "ram" -> new RamDevice(EXPORT, deviceBytes);
+            case "file" -> {
+                file = Files.createTempFile("ddtree-bench", ".img");
+                Files.delete(file); // FileDevice.open creates it at the size asked for
+                yield FileDevice.open(EXPORT, file, deviceBytes, false);
+            }
+            default -> throw new IllegalArgumentException("device must be ram or file, not " + device);
+        };
         ExportTable exports = new ExportTable();
-        exports.put(new Export(EXPORT, "benchmark RAM device", device, false));
+        exports.put(new Export(EXPORT, "benchmark " + device + " device", dev, false));
         NbdServerConfig config = NbdServerConfig.loopback(0).withVirtualThreads(virtualThreads);
         server = new NbdServer(config, exports, buffers);
         server.start();
@@ -89,11 +107,14 @@ public class RequestPathBenchmark {
             if (server != null) {
                 server.close();
             }
-            if (device != null) {
-                device.close();
+            if (dev != null) {
+                dev.close();
             }
             if (buffers != null) {
                 buffers.close();
+            }
+            if (file != null) {
+                Files.deleteIfExists(file);
             }
         }
     }
@@ -111,6 +132,18 @@ public class RequestPathBenchmark {
     @Benchmark
     public void write4k() throws IOException {
         client.write(client.randomOffset());
+    }
+
+    /**
+     * A write and then a FLUSH, each waited for: two requests. On a file device the flush
+     * completes on the device's flush thread, so its reply takes the connection's path for
+     * completions from other threads.
+     */
+    @Benchmark
+    @OperationsPerInvocation(2)
+    public void write4kFlush() throws IOException {
+        client.write(client.randomOffset());
+        client.flush();
     }
 
     @Benchmark

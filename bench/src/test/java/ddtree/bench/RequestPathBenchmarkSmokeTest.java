@@ -13,6 +13,7 @@ class RequestPathBenchmarkSmokeTest {
     @Test
     void everyBenchmarkMethodCompletesAgainstTheServer() throws Exception {
         RequestPathBenchmark bench = new RequestPathBenchmark();
+        bench.device = "ram";
         bench.deviceBytes = 1L << 20;
         bench.virtualThreads = true;
         bench.start();
@@ -20,6 +21,7 @@ class RequestPathBenchmarkSmokeTest {
             for (int i = 0; i < 16; i++) {
                 bench.read4k();
                 bench.write4k();
+                bench.write4kFlush();
                 bench.read4kDepth8();
                 bench.write4kDepth8();
                 bench.read4kDepth32();
@@ -31,14 +33,17 @@ class RequestPathBenchmarkSmokeTest {
     }
 
     @Test
-    void clientNegotiatesTheExportSize() throws Exception {
+    void clientNegotiatesTheExportSizeOfAFileDevice() throws Exception {
         RequestPathBenchmark bench = new RequestPathBenchmark();
+        bench.device = "file";
         bench.deviceBytes = 1L << 20;
         bench.virtualThreads = false;
         bench.start();
         try {
             assertThat(bench.client().exportSize()).isEqualTo(1L << 20);
             bench.client().flush();
+            bench.write4kFlush();
+            bench.read4kDepth8();
         } finally {
             bench.stop();
         }
