@@ -2,9 +2,10 @@ package ddtree.daemon;
 
 import ddtree.block.BlockDevice;
 import ddtree.block.BufferPool;
-import ddtree.block.device.FileDevice;
-import ddtree.block.device.RamDevice;
-import ddtree.nbd.Export;
+import ddtree.ddlink.ControlServer;
+import ddtree.ddlink.Event;
+import ddtree.ddlink.ExportInfo;
+import ddtree.mapper.TargetTypes;
 import ddtree.nbd.ExportTable;
 import ddtree.nbd.NbdServer;
 import ddtree.nbd.NbdServerConfig;
@@ -18,37 +19,42 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A running ddtree: the state directory (locked, so two daemons never share one), the devices,
- * the buffer pool, and the NBD server exporting every device under its name.
+ * A running ddtree: the state directory (locked, so two daemons never share one), the device
+ * registry with its saved devices and the command line's, the buffer pool, the NBD server, and
+ * the control socket ddsetup talks to.
  *
  * <p>{@link #start} opens everything and starts listening; {@link #close} stops in the order that
- * keeps data safe: the NBD server first (it lets in-flight requests finish), then each device
- * (a file device flushes when closed), then the buffer pool. Tests start one in-process on port 0
- * and read the real port from {@link #address}.
+ * keeps data safe: the control socket, the NBD server (it lets in-flight requests finish), then
+ * the devices, stacked ones first (lower files flush when closed), then the buffer pool. Tests
+ * start one in-process on port 0 and read the real port from {@link #address}.
  */
 public final class Daemon implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Daemon.class);
     static final String LOCK_FILE = "ddtree.lock";
 
-    /** A device the daemon opened, with how it was asked for. */
-    public record Served(DeviceSpec spec, BlockDevice device, boolean readOnly) {
-        public String name() {
-            return spec.name();
-        }
-    }
+    /**
+     * A device the daemon serves, for the banner.
+     *
+     * @param description how it was asked for: {@code ram}, {@code file PATH}, or its target types
+     * @param export its export name, or null when it is not exported
+     */
+    public record Served(String name, String description, BlockDevice device, String export, boolean readOnly) {}
 
     private final DaemonConfig config;
-    private final List<Served> served = new ArrayList<>();
     private FileChannel lockChannel;
     private FileLock lock;
     private BufferPool buffers;
     private NbdServer server;
+    private DeviceRegistry registry;
+    private volatile ControlServer control;
     private InetSocketAddress address;
     private boolean started;
     private boolean closed;
@@ -74,17 +80,9 @@ public final class Daemon implements AutoCloseable {
         started = true;
         try {
             lockState();
-            for (DeviceSpec spec : config.devices()) {
-                boolean readOnly = config.isReadOnly(spec.name());
-                served.add(new Served(spec, open(spec, readOnly), readOnly));
-            }
             long budget = config.bufferBudget();
             buffers = new BufferPool(budget, DaemonConfig.reserveOf(budget));
             ExportTable exports = new ExportTable();
-            for (Served s : served) {
-                exports.put(new Export(s.name(), s.spec().describe(), s.device(), s.readOnly()));
-            }
-            exports.setDefaultName(config.defaultExport());
             InetSocketAddress bindTo;
             try {
                 bindTo = config.listen().resolve();
@@ -95,6 +93,19 @@ public final class Daemon implements AutoCloseable {
             NbdServerConfig nbd = new NbdServerConfig(bindTo, config.maxConnections(),
                     defaults.requestsPerConnection(), defaults.virtualThreads());
             server = new NbdServer(nbd, exports, buffers);
+            registry = new DeviceRegistry(TargetTypes.builtin(), buffers, exports, DeviceRegistry.openCounts(server),
+                    new StateFile(config.stateDir()), this::publish);
+            boolean restored = registry.restore();
+            // The embedded default is for a first start; afterwards the saved devices are what the user made.
+            if (!(config.embeddedDefault() && restored)) {
+                for (DeviceSpec spec : config.devices()) {
+                    registry.ensure(spec.name(), DeviceTables.tableOf(spec), "--device " + spec.name(),
+                            config.isReadOnly(spec.name()));
+                }
+                exports.setDefaultName(config.defaultExport());
+            } else if (registry.exportOf(config.defaultExport()).isPresent()) {
+                exports.setDefaultName(config.defaultExport());
+            }
             try {
                 server.start();
             } catch (IOException e) {
@@ -105,10 +116,21 @@ public final class Daemon implements AutoCloseable {
                 throw new IOException("cannot listen on " + config.listen() + ": " + message(root), e);
             }
             address = server.localAddress();
-            LOG.info("serving {} export(s) on {}", served.size(), ListenAddress.format(address));
+            ControlServer c = new ControlServer(config.control(), registry, Main.Version.version());
+            c.start();
+            control = c;
+            LOG.info("serving {} device(s) on {}, control socket {}", registry.names().size(),
+                    ListenAddress.format(address), config.control());
         } catch (IOException | RuntimeException e) {
             closeQuietly(e);
             throw e;
+        }
+    }
+
+    private void publish(Event event) {
+        ControlServer c = control;
+        if (c != null) {
+            c.publish(event);
         }
     }
 
@@ -128,18 +150,6 @@ public final class Daemon implements AutoCloseable {
         }
         if (lock == null) {
             throw new IOException("state directory " + dir + " is in use by another ddtree (" + lockPath + " is locked)");
-        }
-    }
-
-    private static BlockDevice open(DeviceSpec spec, boolean readOnly) throws IOException {
-        try {
-            return switch (spec.kind()) {
-                case RAM -> new RamDevice(spec.name(), spec.size().getAsLong());
-                case FILE -> FileDevice.open(spec.name(), spec.path(), spec.size().orElse(0),
-                        readOnly && Files.exists(spec.path()));
-            };
-        } catch (IOException | RuntimeException | OutOfMemoryError e) {
-            throw new IOException("cannot open device " + spec.name() + " (" + spec.describe() + "): " + message(e), e);
         }
     }
 
@@ -168,9 +178,36 @@ public final class Daemon implements AutoCloseable {
         return "nbd://" + hostPort + "/" + export;
     }
 
-    /** The devices being served, in the order they were given. */
+    /** The devices being served: saved ones, then the command line's, in the order they were made. */
     public synchronized List<Served> served() {
-        return Collections.unmodifiableList(new ArrayList<>(served));
+        Map<String, DeviceSpec> given = new HashMap<>();
+        for (DeviceSpec s : config.devices()) {
+            given.put(s.name(), s);
+        }
+        List<Served> out = new ArrayList<>();
+        for (String name : registry.names()) {
+            var device = registry.device(name);
+            if (device == null) {
+                continue;
+            }
+            DeviceSpec spec = given.get(name);
+            String description = spec != null ? spec.describe()
+                    : DeviceRegistry.describe(device.table());
+            Optional<ExportInfo> x = registry.exportOf(name);
+            out.add(new Served(name, description, device, x.map(ExportInfo::export).orElse(null),
+                    x.map(ExportInfo::readOnly).orElse(false)));
+        }
+        return out;
+    }
+
+    /** The device registry: what the control socket drives. */
+    public synchronized DeviceRegistry registry() {
+        return registry;
+    }
+
+    /** Where the control socket listens. */
+    public Path controlSocket() {
+        return config.control();
     }
 
     /** The request buffers; tests check that nothing stays lent. */
@@ -196,6 +233,10 @@ public final class Daemon implements AutoCloseable {
         }
         closed = true;
         IOException failure = null;
+        ControlServer c = control;
+        if (c != null) {
+            c.close();
+        }
         if (server != null) {
             try {
                 server.close();
@@ -203,12 +244,11 @@ public final class Daemon implements AutoCloseable {
                 failure = add(failure, new IOException("closing the NBD server: " + message(e), e));
             }
         }
-        for (int i = served.size() - 1; i >= 0; i--) {
-            Served s = served.get(i);
+        if (registry != null) {
             try {
-                s.device().close();
+                registry.close();
             } catch (IOException | RuntimeException e) {
-                failure = add(failure, new IOException("closing device " + s.name() + ": " + message(e), e));
+                failure = add(failure, new IOException("closing devices: " + message(e), e));
             }
         }
         if (buffers != null) {

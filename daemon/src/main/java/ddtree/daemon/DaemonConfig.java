@@ -24,6 +24,9 @@ import java.util.Set;
  * @param readOnly names of devices exported read-only
  * @param bufferBudget bytes all request buffers together may take; 1/8 of it is kept in reserve
  * @param maxConnections client connections beyond this are refused
+ * @param control the control socket ddsetup talks to
+ * @param embeddedDefault whether {@code devices} is the embedded default rather than the user's
+ *     choice: a daemon whose state directory already has saved devices then serves those alone
  */
 public record DaemonConfig(
         Path stateDir,
@@ -31,18 +34,23 @@ public record DaemonConfig(
         List<DeviceSpec> devices,
         Set<String> readOnly,
         long bufferBudget,
-        int maxConnections) {
+        int maxConnections,
+        Path control,
+        boolean embeddedDefault) {
 
     public static final String DEFAULT_DEVICE = "disk0";
     public static final long DEFAULT_DEVICE_SIZE = 1L << 30;
     public static final long DEFAULT_BUFFER_BUDGET = 256L << 20;
     public static final int DEFAULT_MAX_CONNECTIONS = 1024;
+    /** The control socket's name in the state directory, unless --control says otherwise. */
+    public static final String CONTROL_SOCKET = "control.sock";
     /** The largest request the NBD server takes; the budget must hold one beside the reserve. */
     public static final long MAX_REQUEST = 32L << 20;
 
     public DaemonConfig {
         Objects.requireNonNull(stateDir, "stateDir");
         Objects.requireNonNull(listen, "listen");
+        Objects.requireNonNull(control, "control");
         devices = List.copyOf(devices);
         readOnly = Set.copyOf(readOnly);
         if (devices.isEmpty()) {
@@ -78,13 +86,21 @@ public record DaemonConfig(
      */
     public static DaemonConfig of(Path stateDir, ListenAddress listen, List<DeviceSpec> devices,
             List<String> readOnly, long bufferBudget, int maxConnections) {
+        return of(stateDir, listen, devices, readOnly, bufferBudget, maxConnections, null);
+    }
+
+    /** As above, with the control socket at {@code control} (null: {@code STATE/control.sock}). */
+    public static DaemonConfig of(Path stateDir, ListenAddress listen, List<DeviceSpec> devices,
+            List<String> readOnly, long bufferBudget, int maxConnections, Path control) {
         List<DeviceSpec> all = new ArrayList<>(devices);
-        if (all.isEmpty()) {
+        boolean embedded = all.isEmpty();
+        if (embedded) {
             all.add(DeviceSpec.file(DEFAULT_DEVICE, stateDir.resolve(DEFAULT_DEVICE + ".img"),
                     OptionalLong.of(DEFAULT_DEVICE_SIZE)));
         }
         Set<String> ro = new LinkedHashSet<>(readOnly);
-        DaemonConfig config = new DaemonConfig(stateDir, listen, all, ro, bufferBudget, maxConnections);
+        DaemonConfig config = new DaemonConfig(stateDir, listen, all, ro, bufferBudget, maxConnections,
+                control != null ? control : stateDir.resolve(CONTROL_SOCKET), embedded);
         for (DeviceSpec d : config.devices()) {
             if (d.kind() == DeviceSpec.Kind.FILE && d.size().isEmpty() && !Files.exists(d.path())) {
                 throw new IllegalArgumentException("--device " + d.name() + "=file:" + d.path() + ": " + d.path()

@@ -28,6 +28,7 @@ import picocli.CommandLine.Spec;
             "",
             "Each device is exported under its name; the first is also the default export.",
             "With no --device, serves disk0: a sparse 1 GiB file STATE/disk0.img.",
+            "Devices made with ddsetup over the control socket are saved in STATE and come back on restart.",
             "On stop, requests in flight finish and file devices are flushed before exit.",
         },
         footer = {
@@ -61,6 +62,10 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--read-only", paramLabel = "NAME", description = "Export this device read-only (repeatable).")
     List<String> readOnly = new ArrayList<>();
 
+    @Option(names = "--control", paramLabel = "PATH",
+            description = "Control socket for ddsetup, mode 0600 (default: STATE/control.sock).")
+    String control;
+
     @Option(names = "--buffer-budget", paramLabel = "SIZE", defaultValue = "256M",
             description = "Memory for request buffers, 1/8 of it kept for flush and writeback (default: ${DEFAULT-VALUE}).")
     String bufferBudget;
@@ -92,7 +97,24 @@ public final class ServeCommand implements Callable<Integer> {
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("--buffer-budget " + bufferBudget + ": " + e.getMessage(), e);
             }
-            return DaemonConfig.of(stateDir, address, specs, readOnly, budget, maxConnections);
+            Path controlPath = null;
+            if (control != null) {
+                if (control.isEmpty()) {
+                    throw new IllegalArgumentException("--control: empty path");
+                }
+                try {
+                    controlPath = Path.of(control);
+                } catch (InvalidPathException e) {
+                    throw new IllegalArgumentException("--control " + control + ": " + e.getReason());
+                }
+                // sun_path holds 107 bytes and a terminating NUL; a longer path cannot be bound.
+                int length = controlPath.toAbsolutePath().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+                if (length > 107) {
+                    throw new IllegalArgumentException("--control " + control + ": the absolute path is " + length
+                            + " bytes; a Unix socket path holds at most 107");
+                }
+            }
+            return DaemonConfig.of(stateDir, address, specs, readOnly, budget, maxConnections, controlPath);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage(), e);
         }
@@ -138,8 +160,11 @@ public final class ServeCommand implements Callable<Integer> {
         for (Daemon.Served s : daemon.served()) {
             b.append("  ").append(pad(s.name(), width)).append("  ")
                     .append(pad(SizeParser.format(s.device().size()), sizeWidth)).append("  ")
-                    .append(s.spec().describe()).append(s.readOnly() ? "  read-only" : "").append(nl);
+                    .append(s.description()).append(s.readOnly() ? "  read-only" : "")
+                    .append(s.export() == null ? "  (not exported)" : s.export().equals(s.name()) ? "" : "  exported as " + s.export())
+                    .append(nl);
         }
+        b.append("  control socket ").append(config.control()).append(nl);
         String uri = daemon.uri(config.defaultExport());
         if (daemon.served().size() > 1) {
             b.append("  nbdinfo --list ").append(uri, 0, uri.lastIndexOf('/')).append(nl);
