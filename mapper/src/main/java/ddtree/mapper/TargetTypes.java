@@ -4,6 +4,7 @@ import ddtree.mapper.targets.DelayTarget;
 import ddtree.mapper.targets.ErrorTarget;
 import ddtree.mapper.targets.FlakeyTarget;
 import ddtree.mapper.targets.LinearTarget;
+import ddtree.mapper.targets.NbdTarget;
 import ddtree.mapper.targets.RamTarget;
 import ddtree.mapper.targets.StripedTarget;
 import ddtree.mapper.targets.ZeroTarget;
@@ -28,7 +29,8 @@ public final class TargetTypes {
                 ErrorTarget.TYPE,
                 RamTarget.TYPE,
                 FlakeyTarget.TYPE,
-                DelayTarget.TYPE));
+                DelayTarget.TYPE,
+                NbdTarget.TYPE));
     }
 
     /** These types plus {@code type}, which replaces one of the same name. */

@@ -1,0 +1,201 @@
+package ddtree.mapper.targets;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ddtree.block.Bio;
+import ddtree.block.BlockDevice;
+import ddtree.block.BufferPool;
+import ddtree.block.Dispatch;
+import ddtree.block.Errno;
+import ddtree.block.Op;
+import ddtree.block.PooledBuffer;
+import ddtree.block.device.RamDevice;
+import ddtree.mapper.MappedDevice;
+import ddtree.mapper.StatusType;
+import ddtree.mapper.TableException;
+import ddtree.mapper.TableParser;
+import ddtree.mapper.TargetContext;
+import ddtree.mapper.TargetTypes;
+import ddtree.nbd.Export;
+import ddtree.nbd.ExportTable;
+import ddtree.nbd.NbdServer;
+import ddtree.nbd.NbdServerConfig;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The nbd target over an in-process ddtree NBD server on loopback. */
+@Timeout(60)
+class NbdTargetTest {
+    private final RamDevice remote = new RamDevice("remote", 1 << 20); // 2048 sectors
+    private final BufferPool serverPool = new BufferPool(64L << 20, 8L << 20);
+    private final BufferPool pool = new BufferPool(64L << 20, 0);
+    private final ExportTable exports = new ExportTable();
+    private final Context ctx = new Context();
+    private NbdServer server;
+    private int port;
+
+    @BeforeEach
+    void start() throws Exception {
+        exports.put(new Export("disk0", "", remote, false));
+        server = new NbdServer(NbdServerConfig.loopback(0), exports, serverPool);
+        server.start();
+        port = server.localAddress().getPort();
+    }
+
+    @AfterEach
+    void stop() {
+        if (server != null) {
+            server.close();
+        }
+        remote.close();
+        serverPool.close();
+        pool.close();
+    }
+
+    private MappedDevice create(String table) throws TableException {
+        return MappedDevice.create("n", TableParser.parse(table), ctx, TargetTypes.builtin());
+    }
+
+    @Test
+    void mapsOntoTheRemoteExportAtItsOffset() throws Exception {
+        try (MappedDevice d = create("0 1024 nbd 127.0.0.1:" + port + " disk0 16")) {
+            assertThat(d.size()).isEqualTo(1024 * 512);
+            byte[] data = pattern(5000, 1);
+            assertThat(write(d, 100, data)).isEqualTo(Errno.OK);
+            assertThat(read(d, 100, data.length)).isEqualTo(data);
+            assertThat(read(remote, 16 * 512 + 100, data.length)).isEqualTo(data);
+            assertThat(d.status(StatusType.INFO)).containsExactly("0 1024 nbd connected");
+            assertThat(d.status(StatusType.TABLE)).containsExactly("0 1024 nbd 127.0.0.1:" + port + " disk0 16");
+            assertThat(d.dependencies()).isEmpty();
+            assertThat(d.capabilities().discard()).isTrue();
+        }
+    }
+
+    @Test
+    void tableStatusRoundTripsWithAndWithoutTheOffset() throws Exception {
+        for (String args : List.of("127.0.0.1:" + port + " disk0", "127.0.0.1:" + port + " disk0 0")) {
+            String line = "0 2048 nbd " + args;
+            try (MappedDevice d = create(line)) {
+                assertThat(d.status(StatusType.TABLE)).containsExactly(line);
+                try (MappedDevice again = create(d.status(StatusType.TABLE).getFirst())) {
+                    assertThat(again.size()).isEqualTo(d.size());
+                }
+            }
+        }
+    }
+
+    @Test
+    void badLinesNameTheValueAtFault() {
+        assertThatThrownBy(() -> create("0 2048 nbd 127.0.0.1:" + port + " disk0 1"))
+                .hasMessageContaining("offset 1 + length 2048 sectors is past its end (2048 sectors)");
+        assertThatThrownBy(() -> create("0 8 nbd 127.0.0.1:" + port))
+                .hasMessageContaining("expects 2 or 3 arguments");
+        assertThatThrownBy(() -> create("0 8 nbd localhost disk0"))
+                .hasMessageContaining("address 'localhost' is not <host:port>");
+        assertThatThrownBy(() -> create("0 8 nbd 127.0.0.1:70000 disk0"))
+                .hasMessageContaining("port 70000 is out of range");
+        assertThatThrownBy(() -> create("0 8 nbd 127.0.0.1:" + port + " nosuch"))
+                .hasMessageContaining("no export named 'nosuch'");
+    }
+
+    @Test
+    void reconnectsAfterTheServerComesBackAndReportsEvents() throws Exception {
+        try (MappedDevice d = create("0 2048 nbd 127.0.0.1:" + port + " disk0")) {
+            assertThat(write(d, 0, pattern(512, 1))).isEqualTo(Errno.OK);
+            server.close();
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!d.status(StatusType.INFO).getFirst().endsWith("reconnecting") && System.nanoTime() < until) {
+                Thread.sleep(10);
+            }
+            assertThat(d.status(StatusType.INFO)).containsExactly("0 2048 nbd reconnecting");
+            PooledBuffer b = buffer(pattern(512, 2));
+            CompletableFuture<Integer> waiting = start(d, Op.WRITE, 512, 512, b);
+            server = new NbdServer(NbdServerConfig.loopback(port), exports, serverPool);
+            server.start();
+            assertThat(waiting.get(30, TimeUnit.SECONDS)).isEqualTo(Errno.OK);
+            b.release();
+            assertThat(read(remote, 512, 512)).isEqualTo(pattern(512, 2));
+            assertThat(d.status(StatusType.INFO)).containsExactly("0 2048 nbd connected");
+            String prefix = "n: nbd 127.0.0.1:" + port + "/disk0: ";
+            assertThat(ctx.events).anySatisfy(e -> assertThat(e).startsWith(prefix + "disconnected: "));
+            assertThat(ctx.events).anySatisfy(e -> assertThat(e).startsWith(prefix + "reconnected to "));
+        }
+    }
+
+    private static byte[] pattern(int length, int seed) {
+        byte[] b = new byte[length];
+        for (int i = 0; i < length; i++) {
+            b[i] = (byte) (i * 31 + seed * 7 + (i >> 9));
+        }
+        return b;
+    }
+
+    private PooledBuffer buffer(byte[] data) throws InterruptedException {
+        PooledBuffer b = pool.acquire(data.length, false);
+        MemorySegment.copy(data, 0, b.segment(), ValueLayout.JAVA_BYTE, 0, data.length);
+        return b;
+    }
+
+    private static CompletableFuture<Integer> start(BlockDevice d, Op op, long offset, long length, PooledBuffer b) {
+        Bio bio = new Bio().reset(op, offset, length, 0, b);
+        CompletableFuture<Integer> done = new CompletableFuture<>();
+        bio.pushCompletion((x, state) -> {
+            done.complete(x.status());
+            return true;
+        }, 0);
+        Dispatch.submit(d, bio);
+        return done;
+    }
+
+    private int write(BlockDevice d, long offset, byte[] data) throws Exception {
+        PooledBuffer b = buffer(data);
+        try {
+            return start(d, Op.WRITE, offset, data.length, b).get(30, TimeUnit.SECONDS);
+        } finally {
+            b.release();
+        }
+    }
+
+    private byte[] read(BlockDevice d, long offset, int length) throws Exception {
+        PooledBuffer b = pool.acquire(length, false);
+        try {
+            assertThat(start(d, Op.READ, offset, length, b).get(30, TimeUnit.SECONDS)).isEqualTo(Errno.OK);
+            byte[] out = new byte[length];
+            MemorySegment.copy(b.segment(), ValueLayout.JAVA_BYTE, 0, out, 0, length);
+            return out;
+        } finally {
+            b.release();
+        }
+    }
+
+    /** No lower devices (the export is remote); events recorded as "device: text". */
+    private static final class Context implements TargetContext {
+        final List<String> events = Collections.synchronizedList(new ArrayList<>());
+        final BufferPool buffers = new BufferPool(64L << 20, 0);
+
+        @Override
+        public BlockDevice lowerDevice(String nameOrPath) throws TableException {
+            throw new TableException("no device or file '" + nameOrPath + "'");
+        }
+
+        @Override
+        public void event(String deviceName, String text) {
+            events.add(deviceName + ": " + text);
+        }
+
+        @Override
+        public BufferPool buffers() {
+            return buffers;
+        }
+    }
+}
