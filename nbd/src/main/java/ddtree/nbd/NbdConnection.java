@@ -32,12 +32,18 @@ import org.slf4j.LoggerFactory;
  * budget, and (for READ and WRITE) a buffer from the pool; while any of these is spent the
  * reader waits and stops reading its socket, which is how load pushes back on clients.
  */
-public final class NbdConnection implements BioCompletion, CompletionWriter.Sender {
+public final class NbdConnection implements BioCompletion {
     private static final Logger LOG = LoggerFactory.getLogger(NbdConnection.class);
     private static final int INPUT_BUFFER = 128 << 10;
     private static final int OUTPUT_BUFFER = 256 << 10;
     /** Reads at least this long are checked for holes, to send them as hole chunks. */
     private static final int SPARSE_READ_MIN = 64 << 10;
+    /**
+     * Requests with at least this much data are submitted by the connection's submitter thread,
+     * so copying their data overlaps with reading the next request; smaller ones are submitted by
+     * the reader itself, where a hand-off would cost more than it saves.
+     */
+    private static final int OFFLOAD_MIN = 128 << 10;
     /** Most extents in one block-status reply. */
     private static final int MAX_EXTENTS = 2048;
 
@@ -57,7 +63,8 @@ public final class NbdConnection implements BioCompletion, CompletionWriter.Send
     private final Extents readExtents = new Extents(MAX_EXTENTS);
     private final Object readExtentsLock = new Object();
 
-    private final CompletionWriter completions;
+    private final SlotWorker completions;
+    private final SlotWorker submitter;
     private volatile Thread reader;
     private volatile boolean shuttingDown;
     private volatile Session session;
@@ -94,7 +101,18 @@ public final class NbdConnection implements BioCompletion, CompletionWriter.Send
             this.freeSlots[i] = slots - 1 - i;
         }
         this.freeCount = slots;
-        this.completions = new CompletionWriter(slots, this);
+        this.completions = new SlotWorker(slots, new SlotWorker.Handler() {
+            @Override
+            public void handle(int slot) {
+                send(slot);
+            }
+
+            @Override
+            public void idle() {
+                out.flushQuietly();
+            }
+        });
+        this.submitter = new SlotWorker(slots, slot -> Dispatch.submit(device, this.slots[slot].bio));
     }
 
     public String peer() {
@@ -116,6 +134,7 @@ public final class NbdConnection implements BioCompletion, CompletionWriter.Send
                 device = session.export().device();
                 LOG.debug("{}: serving '{}'", peer, session.export().name());
                 completions.start("nbd-reply " + peer);
+                submitter.start("nbd-submit " + peer);
                 transmit();
             }
         } catch (EOFException e) {
@@ -130,6 +149,7 @@ public final class NbdConnection implements BioCompletion, CompletionWriter.Send
             LOG.error("{}: closing after an unexpected failure", peer, e);
         } finally {
             awaitInflight();
+            submitter.stop();
             completions.stop();
             out.flushQuietly();
             NbdServer.closeQuietly(channel);
@@ -266,13 +286,17 @@ public final class NbdConnection implements BioCompletion, CompletionWriter.Send
         slot.length = length;
         Bio bio = slot.bio.reset(op, offset, length, bioFlags, buffer);
         bio.pushCompletion(this, index);
-        Dispatch.submit(dev, bio);
+        if (dataBytes >= OFFLOAD_MIN) {
+            submitter.post(index);
+        } else {
+            Dispatch.submit(dev, bio);
+        }
     }
 
     /**
      * Completion of a request this connection submitted; {@code state} is its slot index. On the
      * reader's own thread (a device that completed inline) the reply is corked at once; from any
-     * other thread it is handed to this connection's completion writer.
+     * other thread it is handed to this connection's reply worker.
      */
     @Override
     public boolean bioDone(Bio bio, long state) {
@@ -287,8 +311,7 @@ public final class NbdConnection implements BioCompletion, CompletionWriter.Send
     }
 
     /** Replies for the request in {@code index} and frees its slot. */
-    @Override
-    public void send(int index) {
+    private void send(int index) {
         Slot slot = slots[index];
         Bio bio = slot.bio;
         try {
@@ -311,11 +334,6 @@ public final class NbdConnection implements BioCompletion, CompletionWriter.Send
             }
             freeSlot(index);
         }
-    }
-
-    @Override
-    public void flush() {
-        out.flushQuietly();
     }
 
     private void replyRead(Slot slot, int status) throws IOException {

@@ -4,24 +4,24 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Sends the replies of requests that complete on some other thread than the connection's reader
- * (a device's flush thread, a lower server's reply thread). That thread only posts the request's
- * slot here and goes on; this connection's own writer thread does the socket write. So a client
- * that stops reading its replies stalls only its own connection, never a device's thread that
- * every connection shares.
+ * A connection's helper thread that works through request slots posted to it. A connection has
+ * two: one submits large requests to the device, so that the reader goes on reading the next
+ * request while a megabyte is copied; one sends the replies of requests that complete on some
+ * other thread than the reader (a device's flush thread, the submitter), so a client that stops
+ * reading its replies stalls only its own connection, never a thread other connections share.
  *
  * <p>The queue is a ring with room for every slot, and a slot is posted at most once per request,
  * so {@link #post} never blocks and never allocates.
  */
-final class CompletionWriter {
-    /** What the writer does for a posted slot, and when its queue runs dry. */
-    interface Sender {
-        void send(int slot);
+final class SlotWorker {
+    /** What the worker does with a posted slot, and when its queue runs dry. */
+    interface Handler {
+        void handle(int slot);
 
-        void flush();
+        default void idle() {}
     }
 
-    private final Sender sender;
+    private final Handler handler;
     private final int[] ring;
     private int head;
     private int count;
@@ -30,12 +30,12 @@ final class CompletionWriter {
     private final Condition posted = lock.newCondition();
     private Thread thread;
 
-    CompletionWriter(int capacity, Sender sender) {
+    SlotWorker(int capacity, Handler handler) {
         this.ring = new int[capacity];
-        this.sender = sender;
+        this.handler = handler;
     }
 
-    /** Starts the writer thread, named after the connection. */
+    /** Starts the worker thread. */
     void start(String name) {
         thread = Thread.ofVirtual().name(name).start(this::run);
     }
@@ -44,7 +44,7 @@ final class CompletionWriter {
         lock.lock();
         try {
             if (count == ring.length) {
-                throw new IllegalStateException("completion queue overflow: slot " + slot + " posted twice");
+                throw new IllegalStateException("slot queue overflow: slot " + slot + " posted twice");
             }
             ring[(head + count) % ring.length] = slot;
             count++;
@@ -54,7 +54,7 @@ final class CompletionWriter {
         }
     }
 
-    /** Lets the writer finish what is queued, then end. */
+    /** Lets the worker finish what is queued, then end. */
     void stop() {
         lock.lock();
         try {
@@ -91,9 +91,9 @@ final class CompletionWriter {
             } finally {
                 lock.unlock();
             }
-            sender.send(slot);
+            handler.handle(slot);
             if (last) {
-                sender.flush();
+                handler.idle();
             }
         }
     }
