@@ -398,17 +398,18 @@ public final class MappedDevice implements BlockDevice {
         }
     }
 
-    /** Sends a flush to every target; with one target the bio itself goes. */
+    /** Sends a flush to every target (once per shared lower device); with one such target the bio itself goes. */
     private void flushAll(Table t, Bio bio) {
-        if (t.targets.length == 1 && bio.completionRoom() >= ROOM_NEEDED) {
+        if (t.flushTargets.length == 1 && bio.completionRoom() >= ROOM_NEEDED) {
             bio.pushCompletion(inflightDone, 0);
             bio.remap(0);
-            map(t.targets[0], bio);
+            bio.narrow(0, 0, bio.bufferOffset()); // a FLUSH's range means nothing; targets see 0+0
+            map(t.flushTargets[0], bio);
             return;
         }
         BioSplitter.Group g = splitter.begin(bio);
         try {
-            for (Target target : t.targets) {
+            for (Target target : t.flushTargets) {
                 map(target, g.child(0, 0, 0));
             }
         } finally {

@@ -1,5 +1,6 @@
 package ddtree.mapper;
 
+import ddtree.block.BlockDevice;
 import ddtree.block.Capabilities;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -20,6 +21,8 @@ final class Table {
     final long[] ends;
     final long size;
     final Capabilities capabilities;
+    /** The targets a zero-length FLUSH goes to: all but those whose flush device an earlier one has. */
+    final Target[] flushTargets;
 
     private Table(List<TableLine> lines, Target[] targets) {
         this.lines = List.copyOf(lines);
@@ -33,6 +36,19 @@ final class Table {
         }
         size = ends[n - 1];
         capabilities = combine(targets);
+        flushTargets = flushTargets(targets);
+    }
+
+    private static Target[] flushTargets(Target[] targets) {
+        List<Target> out = new ArrayList<>();
+        Set<BlockDevice> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (Target t : targets) {
+            BlockDevice d = t.flushDevice();
+            if (d == null || seen.add(d)) {
+                out.add(t);
+            }
+        }
+        return out.toArray(Target[]::new);
     }
 
     /**

@@ -37,6 +37,15 @@ public interface Target extends AutoCloseable {
 
     Capabilities capabilities();
 
+    /**
+     * The one lower device that a FLUSH to this target amounts to flushing, or null when the
+     * target handles flushes its own way. The device sends a zero-length FLUSH only once per such
+     * device, so that several targets over one device do not multiply flushes down a stack.
+     */
+    default ddtree.block.BlockDevice flushDevice() {
+        return null;
+    }
+
     /** Like {@code BlockDevice.extents}, with {@code offset} relative to the target start. */
     default void extents(long offset, long length, Extents out) throws IOException {
         out.add(length, 0);

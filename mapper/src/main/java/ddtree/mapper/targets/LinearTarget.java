@@ -72,6 +72,11 @@ public final class LinearTarget implements Target {
     }
 
     @Override
+    public BlockDevice flushDevice() {
+        return dev;
+    }
+
+    @Override
     public void extents(long offset, long length, Extents out) throws IOException {
         dev.extents(offset + offsetBytes, length, out);
     }
