@@ -13,14 +13,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Children point into the parent's buffer ({@link Bio#resetChild}), so no data is copied.
  *
- * <p>Completing a parent from a child's completion would nest one {@link Bio#complete} inside
- * another for each split layer of a stack; instead, parents finished while a completion is already
- * running on this thread are queued and completed by the outermost one, keeping call-stack depth
- * constant however many layers split.
+ * <p>This is for fan-outs of a few children (a flush to each stripe); splitting a range into
+ * pieces, which may be many, is {@link RangeSplitter}'s job.
  */
 public final class BioSplitter {
-    private static final ThreadLocal<Finisher> FINISHER = ThreadLocal.withInitial(Finisher::new);
-
     private final int childDepth;
     private final ArrayDeque<Bio> freeChildren = new ArrayDeque<>();
     private final ArrayDeque<Group> freeGroups = new ArrayDeque<>();
@@ -133,44 +129,7 @@ public final class BioSplitter {
             if (onGroupDone != null) {
                 onGroupDone.run();
             }
-            FINISHER.get().finish(p, e);
-        }
-    }
-
-    /** Completes parents iteratively; see the class comment. */
-    private static final class Finisher {
-        private Bio head;
-        private Bio tail;
-        private boolean running;
-
-        void finish(Bio parent, int errno) {
-            if (errno != 0 && parent.status() == 0) {
-                parent.setStatus(errno);
-            }
-            parent.queueNext(null);
-            if (tail == null) {
-                head = parent;
-            } else {
-                tail.queueNext(parent);
-            }
-            tail = parent;
-            if (running) {
-                return;
-            }
-            running = true;
-            try {
-                Bio b;
-                while ((b = head) != null) {
-                    head = b.queueNext();
-                    if (head == null) {
-                        tail = null;
-                    }
-                    b.queueNext(null);
-                    b.complete(0); // the status set above stands: complete keeps the first error
-                }
-            } finally {
-                running = false;
-            }
+            ParentCompletion.finish(p, e);
         }
     }
 }

@@ -46,7 +46,10 @@ public final class MappedDevice implements BlockDevice {
     private final TargetContext ctx;
     private final TargetTypes types;
     private final InflightBudget budget = InflightBudget.defaults();
+    /** Zero-length flushes to several targets. */
     private final BioSplitter splitter;
+    /** Bios that cross a target or max-I/O boundary. */
+    private final RangeSplitter ranges;
     private final BioCompletion inflightDone = (bio, state) -> {
         exited();
         return true;
@@ -73,6 +76,7 @@ public final class MappedDevice implements BlockDevice {
         this.ctx = ctx;
         this.types = types;
         this.splitter = new BioSplitter(Bio.DEFAULT_DEPTH, this::exited);
+        this.ranges = new RangeSplitter(Bio.DEFAULT_DEPTH, this::map, this::exited);
     }
 
     /**
@@ -136,7 +140,8 @@ public final class MappedDevice implements BlockDevice {
                     drained.await(100, TimeUnit.MILLISECONDS); // the timeout only guards against a lost signal
                 }
             } catch (InterruptedException e) {
-                unsuspendLocked(); // a suspend that did not finish must not leave I/O held
+                live.resume(); // a suspend that did not finish must not leave I/O held
+                unsuspendLocked();
                 throw e;
             } finally {
                 lock.unlock();
@@ -206,6 +211,11 @@ public final class MappedDevice implements BlockDevice {
             Dispatch.submit(this, b);
             b = next;
         }
+    }
+
+    /** Split pieces pooled now: how far the pools grew, for tests. */
+    int pooledPieces() {
+        return ranges.pooledChildren();
     }
 
     public boolean suspended() {
@@ -353,49 +363,23 @@ public final class MappedDevice implements BlockDevice {
         }
         int i = t.find(offset);
         long rel = offset - t.starts[i];
-        if (length <= pieceLimit(t, i, rel) && bio.completionRoom() >= ROOM_NEEDED) {
+        if (length <= pieceLimit(t, i, rel, bio.op()) && bio.completionRoom() >= ROOM_NEEDED) {
             bio.pushCompletion(inflightDone, 0);
             bio.remap(rel);
             map(t.targets[i], bio);
             return;
         }
-        split(t, bio, i, rel);
+        ranges.split(t, bio, i, rel);
     }
 
     /** The most bytes a piece starting {@code rel} into target {@code i} may have. */
-    private static long pieceLimit(Table t, int i, long rel) {
+    static long pieceLimit(Table t, int i, long rel, Op op) {
         long limit = t.ends[i] - t.starts[i] - rel;
-        long max = t.targets[i].maxIoBytes();
+        long max = t.targets[i].maxIoBytes(op);
         if (max > 0) {
             limit = Math.min(limit, max - rel % max);
         }
         return limit;
-    }
-
-    /** Splits at target and max-I/O boundaries; the group ends the in-flight count when done. */
-    private void split(Table t, Bio bio, int i, long rel) {
-        BioSplitter.Group g = splitter.begin(bio);
-        long left = bio.length();
-        int bufferOffset = bio.bufferOffset();
-        boolean data = bio.op().carriesData();
-        try {
-            while (left > 0) {
-                if (rel == t.ends[i] - t.starts[i]) {
-                    i++;
-                    rel = 0;
-                }
-                long piece = Math.min(left, pieceLimit(t, i, rel));
-                Bio child = g.child(rel, piece, data ? bufferOffset : 0);
-                map(t.targets[i], child);
-                left -= piece;
-                rel += piece;
-                if (data) {
-                    bufferOffset += (int) piece;
-                }
-            }
-        } finally {
-            g.end();
-        }
     }
 
     /** Sends a flush to every target (once per shared lower device); with one such target the bio itself goes. */

@@ -35,6 +35,14 @@ public interface Target extends AutoCloseable {
         return 0;
     }
 
+    /**
+     * {@link #maxIoBytes()} for one operation: a target that can map a whole DISCARD or
+     * WRITE_ZEROES range itself (striped sends one piece to each stripe) returns 0 for those.
+     */
+    default long maxIoBytes(ddtree.block.Op op) {
+        return maxIoBytes();
+    }
+
     Capabilities capabilities();
 
     /**

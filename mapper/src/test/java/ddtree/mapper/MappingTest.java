@@ -105,6 +105,24 @@ class MappingTest {
         }
     }
 
+    /** A discard of the whole device is thousands of chunk pieces, but only a window of them at once. */
+    @Test
+    void hugeSplitsKeepAWindowOfPieces() throws Exception {
+        try (RamDevice a = new RamDevice("a", 16 << 20); RamDevice b = new RamDevice("b", 16 << 20)) {
+            TestContext ctx = new TestContext().put("a", a).put("b", b);
+            try (MappedDevice d = MappedDevice.create("s", TableParser.parse("0 65536 striped 2 8 a 0 b 0"), ctx,
+                    TargetTypes.builtin()); SyncIo io = new SyncIo(d)) {
+                assertThat(io.write(5 << 20, SyncIo.pattern(3 << 20, 1))).isZero();
+                assertThat(a.allocatedBytes() + b.allocatedBytes()).isGreaterThanOrEqualTo(3 << 20);
+                assertThat(io.writeZeroes(0, d.size())).isZero(); // 8192 pieces
+                assertThat(io.discard(0, d.size())).isZero();
+                assertThat(a.allocatedBytes() + b.allocatedBytes()).isZero();
+                assertThat(io.read(5 << 20, 4096)).isEqualTo(new byte[4096]);
+                assertThat(d.pooledPieces()).isBetween(1, 64);
+            }
+        }
+    }
+
     @Test
     void linearMovesByItsOffset() throws Exception {
         try (RamDevice r = new RamDevice("r", 64 * SECTOR)) {

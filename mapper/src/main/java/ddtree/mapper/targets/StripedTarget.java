@@ -47,6 +47,7 @@ public final class StripedTarget implements Target {
     /** Failed requests per stripe: the A (alive) or D (dead) of the INFO status. */
     private final AtomicLongArray errors;
     private final BioCompletion countErrors;
+    /** Flushes to every stripe, and discards and zeroes split per stripe. */
     private final BioSplitter flushes = new BioSplitter();
 
     private StripedTarget(LowerDevices lowers, List<String> args, String[] names, BlockDevice[] devs,
@@ -124,6 +125,10 @@ public final class StripedTarget implements Target {
             flush(bio);
             return;
         }
+        if (wholeRange(bio.op())) {
+            mapRange(bio);
+            return;
+        }
         long rel = bio.offset();
         long chunk = rel >>> chunkShift;
         int stripe = (int) (chunk % stripes);
@@ -154,6 +159,51 @@ public final class StripedTarget implements Target {
     @Override
     public long maxIoBytes() {
         return chunkMask + 1;
+    }
+
+    /** Discards and zeroes are not split per chunk: each stripe gets its share as one piece. */
+    @Override
+    public long maxIoBytes(Op op) {
+        return wholeRange(op) ? 0 : maxIoBytes();
+    }
+
+    private static boolean wholeRange(Op op) {
+        return op == Op.DISCARD || op == Op.WRITE_ZEROES;
+    }
+
+    /**
+     * Sends each stripe the part of a DISCARD or WRITE_ZEROES range that lies on it, which is one
+     * contiguous range of the stripe (dm-stripe's {@code stripe_map_range}). Split per chunk, a
+     * discard would reach each stripe as pieces smaller than the units it frees space in.
+     */
+    private void mapRange(Bio bio) {
+        long from = bio.offset();
+        long to = from + bio.length();
+        BioSplitter.Group g = flushes.begin(bio);
+        try {
+            for (int s = 0; s < stripes; s++) {
+                long begin = onStripe(s, from);
+                long end = onStripe(s, to);
+                if (end > begin) {
+                    Bio child = g.child(offsets[s] + begin, end - begin, 0);
+                    child.pushCompletion(countErrors, s);
+                    Dispatch.submit(devs[s], child);
+                }
+            }
+        } finally {
+            g.end();
+        }
+    }
+
+    /** Where on stripe {@code s} the first of its bytes at or after target offset {@code x} lies. */
+    private long onStripe(int s, long x) {
+        long chunk = x >>> chunkShift;
+        int stripe = (int) (chunk % stripes);
+        long row = chunk / stripes;
+        if (stripe == s) {
+            return (row << chunkShift) + (x & chunkMask);
+        }
+        return (stripe < s ? row : row + 1) << chunkShift;
     }
 
     /** INFO as dm-stripe: {@code <#stripes> <dev>... 1 <A|D per stripe>}. TABLE: the arguments. */
