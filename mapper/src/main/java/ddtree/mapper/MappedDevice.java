@@ -127,6 +127,7 @@ public final class MappedDevice implements BlockDevice {
 
     /** Holds new I/O and waits until no bio is in flight in the live table. Suspending twice is harmless. */
     public void suspend() throws InterruptedException {
+        Bio held = null;
         control.lockInterruptibly();
         try {
             if (suspended) {
@@ -134,20 +135,27 @@ public final class MappedDevice implements BlockDevice {
             }
             suspended = true;
             live.presuspend();
-            lock.lockInterruptibly();
             try {
-                while (inflight.get() != 0) {
-                    drained.await(100, TimeUnit.MILLISECONDS); // the timeout only guards against a lost signal
-                }
+                awaitDrained();
             } catch (InterruptedException e) {
                 live.resume(); // a suspend that did not finish must not leave I/O held
-                unsuspendLocked();
+                held = unsuspendLocked();
                 throw e;
-            } finally {
-                lock.unlock();
             }
         } finally {
             control.unlock();
+            resubmit(held);
+        }
+    }
+
+    private void awaitDrained() throws InterruptedException {
+        lock.lockInterruptibly();
+        try {
+            while (inflight.get() != 0) {
+                drained.await(100, TimeUnit.MILLISECONDS); // the timeout only guards against a lost signal
+            }
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -157,6 +165,7 @@ public final class MappedDevice implements BlockDevice {
      * order it arrived.
      */
     public void resume() {
+        Bio held = null;
         control.lock();
         try {
             if (inactive != null) {
@@ -172,18 +181,24 @@ public final class MappedDevice implements BlockDevice {
                 live.resume();
             }
             if (suspended) {
-                unsuspendLocked();
+                held = unsuspendLocked();
             }
         } finally {
             control.unlock();
         }
+        // Outside the control lock: a lower device that makes its submitter wait must not hold up
+        // the next suspend. Should one come first, these bios are simply held again, still in order.
+        resubmit(held);
     }
 
+    /** Suspends for a swap, keeping the interrupt for the caller; the caller holds {@link #control}. */
     private void suspendUninterruptibly() {
         boolean interrupted = false;
+        suspended = true;
+        live.presuspend();
         while (true) {
             try {
-                suspend(); // re-entrant: we hold control
+                awaitDrained();
                 break;
             } catch (InterruptedException e) {
                 interrupted = true;
@@ -194,17 +209,20 @@ public final class MappedDevice implements BlockDevice {
         }
     }
 
-    /** Clears the flag and resubmits the held bios; the caller holds {@link #control}. */
-    private void unsuspendLocked() {
-        Bio b;
+    /** Clears the flag and takes the held bios, oldest first; the caller holds {@link #control}. */
+    private Bio unsuspendLocked() {
         lock.lock();
         try {
             suspended = false;
-            b = heldHead;
+            Bio b = heldHead;
             heldHead = heldTail = null;
+            return b;
         } finally {
             lock.unlock();
         }
+    }
+
+    private void resubmit(Bio b) {
         while (b != null) {
             Bio next = b.queueNext();
             b.queueNext(null);

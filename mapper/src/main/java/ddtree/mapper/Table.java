@@ -58,16 +58,22 @@ final class Table {
     static Table build(String deviceName, List<TableLine> lines, TargetContext ctx, TargetTypes types)
             throws TableException {
         TableParser.validate(lines);
+        TargetType[] kinds = new TargetType[lines.size()];
+        for (int i = 0; i < kinds.length; i++) {
+            // every type first, so that a misspelt type on a late line costs no connection or file opened
+            String type = lines.get(i).type();
+            int n = i + 1;
+            kinds[i] = types.find(type).orElseThrow(
+                    () -> new TableException("table line " + n + ": unknown target type '" + type + "'"));
+        }
         Target[] targets = new Target[lines.size()];
         int built = 0;
         try {
             for (; built < targets.length; built++) {
                 TableLine line = lines.get(built);
                 String prefix = "table line " + (built + 1) + ": ";
-                TargetType type = types.find(line.type()).orElseThrow(
-                        () -> new TableException(prefix + "unknown target type '" + line.type() + "'"));
                 try {
-                    targets[built] = type.create(ctx, deviceName, line);
+                    targets[built] = kinds[built].create(ctx, deviceName, line);
                 } catch (TableException e) {
                     throw new TableException(prefix + line.type() + ": " + e.getMessage());
                 } catch (RuntimeException e) {

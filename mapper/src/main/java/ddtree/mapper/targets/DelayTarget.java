@@ -204,7 +204,7 @@ public final class DelayTarget implements Target {
                     add(bio, System.nanoTime() + delayNanos);
                     if (!scheduled) {
                         scheduled = true;
-                        timer.schedule(this::release, delayNanos, TimeUnit.NANOSECONDS);
+                        timer.schedule(this::timerRelease, delayNanos, TimeUnit.NANOSECONDS);
                     }
                     return;
                 }
@@ -230,8 +230,17 @@ public final class DelayTarget implements Target {
             count++;
         }
 
-        /** Sends down the bios whose time has come (all of them when not delaying), on the timer thread. */
-        private void release() {
+        /**
+         * The timer's task: sends down the bios whose time has come and sets the timer for the
+         * next. {@link #scheduled} is true exactly while one such task is pending, so there is
+         * never more than one per lane.
+         */
+        private void timerRelease() {
+            release(true);
+        }
+
+        /** Sends down the bios whose time has come, or all of them when not delaying. */
+        private void release(boolean fromTimer) {
             Bio first = null;
             Bio last = null;
             synchronized (this) {
@@ -249,10 +258,12 @@ public final class DelayTarget implements Target {
                     }
                     last = b;
                 }
-                if (count > 0) {
-                    timer.schedule(this::release, deadlines[head] - now, TimeUnit.NANOSECONDS);
-                } else {
-                    scheduled = false;
+                if (fromTimer) {
+                    if (count > 0) {
+                        timer.schedule(this::timerRelease, deadlines[head] - now, TimeUnit.NANOSECONDS);
+                    } else {
+                        scheduled = false;
+                    }
                 }
             }
             while (first != null) {
@@ -268,7 +279,7 @@ public final class DelayTarget implements Target {
                 delaying = on;
             }
             if (!on) {
-                release(); // on the caller's thread: the suspend that called us waits for these
+                release(false); // on the caller's thread: the suspend that called us waits for these
             }
         }
 
