@@ -21,6 +21,7 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.GatheringByteChannel;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
 
 /**
  * Fuzzes the NBD server's handshake and request parser. The fuzzer's bytes are everything a client
@@ -36,7 +37,8 @@ import java.util.List;
  * </ul>
  *
  * <p>Without {@code JAZZER_FUZZ} set this runs the seeds in {@code NbdProtocolFuzzTestInputs} as
- * an ordinary test; {@code bench/fuzz.sh SECONDS} fuzzes for a bounded time.
+ * an ordinary test (without Jazzer's hooks, which only slow that down); {@code bench/fuzz.sh
+ * SECONDS} fuzzes for a bounded time.
  */
 class NbdProtocolFuzzTest {
     /** Odd-sized, so the tail checks of requests near the end get exercised. */
@@ -49,6 +51,19 @@ class NbdProtocolFuzzTest {
 
     static {
         RecordingLogs.install();
+    }
+
+    /**
+     * Replaying the seeds needs none of Jazzer's bug-detector hooks, and installing them costs
+     * some 20 s; fuzzing (JAZZER_FUZZ set) keeps them, and {@code -Djazzer.hooks=true} does too.
+     * Runs before Jazzer configures its agent, which happens when the fuzz test's arguments are
+     * first asked for.
+     */
+    @BeforeAll
+    static void seedsOnlyNeedNoHooks() {
+        if (System.getenv().getOrDefault("JAZZER_FUZZ", "").isEmpty() && System.getProperty("jazzer.hooks") == null) {
+            System.setProperty("jazzer.hooks", "false");
+        }
     }
 
     @FuzzTest(maxDuration = "60s")
