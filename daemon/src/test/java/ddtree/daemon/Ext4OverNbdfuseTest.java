@@ -1,9 +1,7 @@
 package ddtree.daemon;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -30,31 +28,16 @@ class Ext4OverNbdfuseTest {
     @TempDir
     Path dir;
 
-    String nbdfuse;
-    String losetup;
-    String fusermount;
-    String mount;
-    String umount;
-
     @Test
     void filesSurviveUnmountAndDaemonRestart() throws Exception {
-        Tools.requireAll("nbdfuse", "losetup", "mkfs.ext4", "e2fsck", "fusermount3", "mount", "umount");
-        Tools.requireRoot("mounting a loop device");
-        assumeTrue(Files.exists(Path.of("/dev/fuse")), "skipped: /dev/fuse is absent");
-        assumeTrue(Files.exists(Path.of("/dev/loop-control")) || Files.exists(Path.of("/dev/loop0")),
-                "skipped: no loop devices (/dev/loop-control is absent)");
-        nbdfuse = Tools.require("nbdfuse");
-        losetup = Tools.require("losetup");
-        fusermount = Tools.require("fusermount3");
-        mount = Tools.require("mount");
-        umount = Tools.require("umount");
+        FuseLoop.assumeAvailable();
 
         Path image = dir.resolve("ext4.img");
         String device = "fs=file:" + image + ":128M";
         Map<String, String> sums = new LinkedHashMap<>();
 
         try (Daemon daemon = TestDaemons.start(dir, device)) {
-            try (Session s = new Session(daemon.uri("fs"), dir.resolve("fuse1"), dir.resolve("mnt1"))) {
+            try (FuseLoop s = new FuseLoop(daemon.uri("fs"), dir.resolve("fuse1"), dir.resolve("mnt1"))) {
                 Exec.run(T, Tools.require("mkfs.ext4"), "-q", "-F", s.loop).assertOk();
                 s.mount(List.of());
                 Random rnd = new Random(42);
@@ -73,7 +56,7 @@ class Ext4OverNbdfuseTest {
         assertThat(sums).hasSize(5);
 
         try (Daemon daemon = TestDaemons.start(dir, device)) {
-            try (Session s = new Session(daemon.uri("fs"), dir.resolve("fuse2"), dir.resolve("mnt2"))) {
+            try (FuseLoop s = new FuseLoop(daemon.uri("fs"), dir.resolve("fuse2"), dir.resolve("mnt2"))) {
                 Exec.Result fsck = Exec.run(Duration.ofSeconds(120), Tools.require("e2fsck"), "-fn", s.loop);
                 assertThat(fsck.exitCode()).as("e2fsck -fn is clean\n" + fsck.describe()).isZero();
                 assertThat(fsck.out()).as(fsck.describe()).contains("Pass 5").containsPattern("\\d+/\\d+ files");
@@ -84,84 +67,6 @@ class Ext4OverNbdfuseTest {
                 }
                 try (var listing = Files.walk(s.mnt)) {
                     assertThat(listing.filter(Files::isRegularFile).count()).isEqualTo(sums.size());
-                }
-            }
-        }
-    }
-
-    /**
-     * nbdfuse on a directory, a loop device on its file, and maybe a mount; closing undoes all
-     * three in reverse order, whatever happened in between.
-     */
-    final class Session implements AutoCloseable {
-        final Path fuseDir;
-        final Path mnt;
-        final Process fuse;
-        String loop;
-        boolean mounted;
-
-        Session(String uri, Path fuseDir, Path mnt) throws Exception {
-            this.fuseDir = Files.createDirectories(fuseDir);
-            this.mnt = Files.createDirectories(mnt);
-            fuse = Exec.start(null, dir.resolve(fuseDir.getFileName() + ".log"), List.of(nbdfuse, fuseDir.toString(), uri));
-            try {
-                Path file = fuseDir.resolve("nbd");
-                boolean up = TestDaemons.await(Duration.ofSeconds(20), () -> {
-                    try {
-                        return Files.isRegularFile(file) && Files.size(file) > 0;
-                    } catch (IOException e) {
-                        return false;
-                    }
-                });
-                assertThat(up).as("nbdfuse shows " + file + "; log:\n" + log()).isTrue();
-                Exec.Result r = Exec.run(T, losetup, "--find", "--show", file.toString());
-                assumeTrue(r.ok(), () -> "skipped: no free loop device: " + r.err().strip());
-                loop = r.out().strip();
-            } catch (Throwable t) {
-                close();
-                throw t;
-            }
-        }
-
-        void mount(List<String> options) {
-            List<String> cmd = new java.util.ArrayList<>(List.of(mount, "-t", "ext4"));
-            cmd.addAll(options);
-            cmd.add(loop);
-            cmd.add(mnt.toString());
-            Exec.run(T, cmd).assertOk();
-            mounted = true;
-        }
-
-        String log() {
-            try {
-                return Files.readString(dir.resolve(fuseDir.getFileName() + ".log"));
-            } catch (IOException e) {
-                return "(no log)";
-            }
-        }
-
-        @Override
-        public void close() throws Exception {
-            try {
-                if (mounted) {
-                    if (!Exec.run(T, umount, mnt.toString()).ok()) {
-                        Exec.run(T, umount, "-l", mnt.toString());
-                    }
-                }
-            } finally {
-                try {
-                    if (loop != null) {
-                        Exec.run(T, losetup, "-d", loop);
-                    }
-                } finally {
-                    try {
-                        Exec.run(T, fusermount, "-u", fuseDir.toString());
-                        if (!fuse.waitFor(20, java.util.concurrent.TimeUnit.SECONDS)) {
-                            Exec.run(T, fusermount, "-u", "-z", fuseDir.toString());
-                        }
-                    } finally {
-                        Exec.kill(fuse);
-                    }
                 }
             }
         }
