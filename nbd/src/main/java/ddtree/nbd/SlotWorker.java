@@ -1,8 +1,5 @@
 package ddtree.nbd;
 
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
-
 /**
  * A connection's helper thread that works through request slots posted to it. A connection has
  * two: one submits large requests to the device, so that the reader goes on reading the next
@@ -23,11 +20,10 @@ final class SlotWorker {
 
     private final Handler handler;
     private final int[] ring;
+    /** Guarded by this object's monitor, which (unlike a lock's condition) allocates nothing to wait. */
     private int head;
     private int count;
     private boolean stopping;
-    private final ReentrantLock lock = new ReentrantLock();
-    private final Condition posted = lock.newCondition();
     private Thread thread;
 
     SlotWorker(int capacity, Handler handler) {
@@ -35,38 +31,39 @@ final class SlotWorker {
         this.handler = handler;
     }
 
-    /** Starts the worker thread. */
+    /**
+     * Starts the worker, on a platform thread: a virtual thread would allocate a task object each
+     * time it is woken, and these wake once per request.
+     */
     void start(String name) {
-        thread = Thread.ofVirtual().name(name).start(this::run);
+        thread = Thread.ofPlatform().daemon(true).name(name).start(this::run);
     }
 
-    void post(int slot) {
-        lock.lock();
-        try {
-            if (count == ring.length) {
-                throw new IllegalStateException("slot queue overflow: slot " + slot + " posted twice");
-            }
-            ring[(head + count) % ring.length] = slot;
-            count++;
-            posted.signal();
-        } finally {
-            lock.unlock();
+    synchronized void post(int slot) {
+        if (count == ring.length) {
+            throw new IllegalStateException("slot queue overflow: slot " + slot + " posted twice");
         }
+        ring[(head + count) % ring.length] = slot;
+        count++;
+        notify();
     }
 
     /** Lets the worker finish what is queued, then end. */
     void stop() {
-        lock.lock();
-        try {
+        synchronized (this) {
             stopping = true;
-            posted.signal();
-        } finally {
-            lock.unlock();
+            notify();
         }
         if (thread != null) {
-            try {
-                thread.join();
-            } catch (InterruptedException e) {
+            boolean interrupted = false;
+            while (thread.isAlive()) {
+                try {
+                    thread.join();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
                 Thread.currentThread().interrupt();
             }
         }
@@ -76,10 +73,13 @@ final class SlotWorker {
         while (true) {
             int slot;
             boolean last;
-            lock.lock();
-            try {
+            synchronized (this) {
                 while (count == 0 && !stopping) {
-                    posted.awaitUninterruptibly();
+                    try {
+                        wait();
+                    } catch (InterruptedException e) {
+                        // nobody interrupts this thread; stop() is the way to end it
+                    }
                 }
                 if (count == 0) {
                     return;
@@ -88,8 +88,6 @@ final class SlotWorker {
                 head = (head + 1) % ring.length;
                 count--;
                 last = count == 0;
-            } finally {
-                lock.unlock();
             }
             handler.handle(slot);
             if (last) {

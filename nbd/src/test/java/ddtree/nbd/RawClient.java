@@ -1,6 +1,7 @@
 package ddtree.nbd;
 
 import java.io.DataInputStream;
+import java.io.BufferedOutputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -48,7 +49,9 @@ final class RawClient implements AutoCloseable {
         socket.connect(address, 5000);
         socket.setSoTimeout(10_000);
         in = new DataInputStream(socket.getInputStream());
-        out = new DataOutputStream(socket.getOutputStream());
+        // Buffered, so each message leaves in one piece: a server that closes after a bad header
+        // must not turn the rest of that header into a broken pipe here.
+        out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 1 << 16));
     }
 
     /** Reads the greeting and sends fixed-newstyle + no-zeroes client flags. */
