@@ -113,4 +113,18 @@ class BioTest {
         buffer.release();
         pool.close();
     }
+
+    @Test
+    void completionRoomAndTheOwnersQueueLink() {
+        Bio a = new Bio(2).reset(Op.FLUSH, 0, 0, 0, null);
+        Bio b = new Bio().reset(Op.FLUSH, 0, 0, 0, null);
+        assertThat(a.completionRoom()).isEqualTo(2);
+        a.pushCompletion((x, s) -> true, 0);
+        assertThat(a.completionRoom()).isEqualTo(1);
+        a.queueNext(b);
+        assertThat(a.queueNext()).isSameAs(b);
+        a.reset(Op.FLUSH, 0, 0, 0, null);
+        assertThat(a.queueNext()).as("a new request starts unlinked").isNull();
+        assertThat(a.completionRoom()).isEqualTo(2);
+    }
 }
