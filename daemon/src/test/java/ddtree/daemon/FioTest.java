@@ -41,7 +41,7 @@ class FioTest {
         Exec.Result r = Exec.run(Duration.ofSeconds(120), List.of(fio,
                 "--name=v", "--ioengine=nbd", "--uri=" + daemon.uri(name),
                 "--rw=randwrite", "--bs=4k", "--iodepth=16", "--size=16M",
-                "--verify=crc32c", "--do_verify=1", "--verify_fatal=1",
+                "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--verify_state_save=0",
                 "--runtime=60", "--output-format=json"));
         r.assertOk();
         String json = r.out().substring(Math.max(0, r.out().indexOf('{')));
