@@ -144,6 +144,7 @@ class MappingTest {
                 TargetTypes.builtin()); SyncIo io = new SyncIo(d)) {
             assertThat(io.write(0, SyncIo.pattern(4096, 1))).isZero();
             assertThat(io.read(0, 4096)).isEqualTo(new byte[4096]);
+            assertThat(io.read(7, 4000)).as("unaligned").isEqualTo(new byte[4000]);
             assertThat(io.readStatus(4096, 512)).isEqualTo(Errno.EIO);
             assertThat(io.readStatus(4000, 200)).as("a split with one failing piece").isEqualTo(Errno.EIO);
             assertThat(io.write(8000, new byte[10])).isEqualTo(Errno.EIO);

@@ -63,4 +63,23 @@ class StatusTest {
             }
         }
     }
+
+    @Test
+    void renameKeepsTheTable() throws Exception {
+        try (MappedDevice d = MappedDevice.create("old", TableParser.parse("0 8 zero"), new TestContext(),
+                TargetTypes.builtin())) {
+            d.rename("new");
+            assertThat(d.name()).isEqualTo("new");
+            assertThat(d.table()).containsExactly(new TableLine(0, 8, "zero", List.of()));
+            assertThat(d.dependencies()).isEmpty();
+        }
+    }
+
+    @Test
+    void builtinTypesHaveNamesAndVersions() {
+        assertThat(TargetTypes.builtin().all()).extracting(TargetType::name)
+                .contains("linear", "striped", "zero", "error", "ram", "flakey", "delay", "nbd");
+        assertThat(TargetTypes.builtin().all()).allSatisfy(t -> assertThat(t.version()).matches("\\d+\\.\\d+\\.\\d+"));
+        assertThat(TargetTypes.builtin().find("strped")).isEmpty();
+    }
 }
