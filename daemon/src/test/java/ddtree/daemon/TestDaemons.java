@@ -20,11 +20,20 @@ final class TestDaemons {
      * {@code --device}) on 127.0.0.1, port chosen by the system.
      */
     static Daemon start(Path dir, List<String> readOnly, String... devices) throws IOException {
+        return start(dir, 0, readOnly, devices);
+    }
+
+    /** As above on a given port, e.g. to restart a daemon where its clients will look for it. */
+    static Daemon start(Path dir, int port, String... devices) throws IOException {
+        return start(dir, port, List.of(), devices);
+    }
+
+    private static Daemon start(Path dir, int port, List<String> readOnly, String... devices) throws IOException {
         List<DeviceSpec> specs = new ArrayList<>();
         for (String d : devices) {
             specs.add(DeviceSpec.parse(d));
         }
-        Daemon daemon = new Daemon(DaemonConfig.loopback(dir.resolve("state"), 0, specs, readOnly));
+        Daemon daemon = new Daemon(DaemonConfig.loopback(dir.resolve("state"), port, specs, readOnly));
         daemon.start();
         return daemon;
     }
