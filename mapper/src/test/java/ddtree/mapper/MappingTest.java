@@ -123,6 +123,26 @@ class MappingTest {
         }
     }
 
+    /** Striped over two sparse files: flushes go to both files' flush threads and complete there. */
+    @Test
+    void stripedOverFiles(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        try (var fa = ddtree.block.device.FileDevice.open("fa", dir.resolve("a.img"), 1 << 20, false);
+                var fb = ddtree.block.device.FileDevice.open("fb", dir.resolve("b.img"), 1 << 20, false)) {
+            TestContext ctx = new TestContext().put("disks/a.img", fa).put("disks/b.img", fb);
+            try (MappedDevice d = MappedDevice.create("s", TableParser.parse("0 4096 striped 2 16 disks/a.img 0 disks/b.img 0"),
+                    ctx, TargetTypes.builtin()); SyncIo io = new SyncIo(d)) {
+                Model model = new Model((int) d.size()).withoutDiscards();
+                model.drive(io, 77, 100, 100_000);
+                for (int i = 0; i < 20; i++) {
+                    assertThat(io.flush()).isZero();
+                }
+                assertThat(d.capabilities().flush()).isTrue();
+                assertThat(d.dependencies()).containsExactly("disks/a.img", "disks/b.img");
+            }
+            assertThat(ctx.references()).isZero();
+        }
+    }
+
     @Test
     void linearMovesByItsOffset() throws Exception {
         try (RamDevice r = new RamDevice("r", 64 * SECTOR)) {
