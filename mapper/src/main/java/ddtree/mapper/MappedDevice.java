@@ -70,10 +70,9 @@ public final class MappedDevice implements BlockDevice {
     private Bio heldHead;
     private Bio heldTail;
 
-    private MappedDevice(String name, Table table, TargetContext ctx, TargetTypes types) {
+    private MappedDevice(String name, TargetContext ctx, TargetTypes types) {
         this.name = name;
-        this.live = table;
-        this.ctx = ctx;
+        this.ctx = new Renamable(ctx);
         this.types = types;
         this.splitter = new BioSplitter(Bio.DEFAULT_DEPTH, this::exited);
         this.ranges = new RangeSplitter(Bio.DEFAULT_DEPTH, this::map, this::exited);
@@ -85,9 +84,39 @@ public final class MappedDevice implements BlockDevice {
      */
     public static MappedDevice create(String name, List<TableLine> table, TargetContext ctx, TargetTypes types)
             throws TableException {
-        MappedDevice d = new MappedDevice(name, Table.build(name, table, ctx, types), ctx, types);
+        MappedDevice d = new MappedDevice(name, ctx, types);
+        d.live = Table.build(name, table, d.ctx, types);
         d.live.resume();
         return d;
+    }
+
+    /** The daemon's context, with target events sent under the device's name of the moment. */
+    private final class Renamable implements TargetContext {
+        private final TargetContext inner;
+
+        Renamable(TargetContext inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public BlockDevice lowerDevice(String nameOrPath) throws TableException {
+            return inner.lowerDevice(nameOrPath);
+        }
+
+        @Override
+        public void releaseLowerDevice(String nameOrPath, BlockDevice device) {
+            inner.releaseLowerDevice(nameOrPath, device);
+        }
+
+        @Override
+        public void event(String deviceName, String text) {
+            inner.event(name, text); // renamed since the target was built, perhaps
+        }
+
+        @Override
+        public ddtree.block.BufferPool buffers() {
+            return inner.buffers();
+        }
     }
 
     /** Builds {@code table} as the inactive table, replacing one loaded before; {@link #resume} swaps it in. */

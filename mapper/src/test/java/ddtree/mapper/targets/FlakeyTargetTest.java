@@ -102,4 +102,13 @@ class FlakeyTargetTest {
             assertThat(ctx.events()).startsWith("fl: flakey at sector 0 is down", "fl: flakey at sector 0 is up");
         }
     }
+
+    @Test
+    void eventsCarryTheNameOfTheMoment() throws Exception {
+        try (MappedDevice d = create("60 0")) {
+            d.rename("renamed");
+            d.message(0, List.of("down"));
+            assertThat(ctx.events()).containsExactly("renamed: flakey at sector 0 is down");
+        }
+    }
 }
