@@ -408,6 +408,12 @@ public final class MappedDevice implements BlockDevice {
             bio.complete(Errno.OK);
             return;
         }
+        if (bio.op().carriesData()
+                && (bio.buffer() == null || bio.bufferOffset() + length > bio.buffer().capacity())) {
+            exited(); // a bug above us; checked here because a split would throw halfway and leak the count
+            bio.complete(Errno.EINVAL);
+            return;
+        }
         int i = t.find(offset);
         long rel = offset - t.starts[i];
         if (length <= pieceLimit(t, i, rel, bio.op()) && bio.completionRoom() >= ROOM_NEEDED) {

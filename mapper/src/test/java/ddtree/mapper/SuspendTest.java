@@ -179,6 +179,32 @@ class SuspendTest {
         }
     }
 
+    /** A malformed bio fails alone, and leaves no count behind that would hang the next suspend. */
+    @Test
+    void badBufferFailsWithoutLeakingInFlight() throws Exception {
+        var pool = new ddtree.block.BufferPool(64L << 20, 0);
+        try (MappedDevice d = create("0 16 linear r 0\n16 16 linear r 16")) {
+            var buffer = pool.acquire(4096, false);
+            Bio bio = new Bio().reset(Op.READ, 8 * SECTOR, 4096, 0, buffer);
+            bio.narrow(8 * SECTOR, 4096, 100); // runs past the buffer's end
+            CompletableFuture<Integer> done = new CompletableFuture<>();
+            bio.pushCompletion((b, s) -> done.complete(b.status()), 0);
+            Dispatch.submit(d, bio);
+            assertThat(done.get(5, TimeUnit.SECONDS)).isEqualTo(Errno.EINVAL);
+            CompletableFuture.runAsync(() -> {
+                try {
+                    d.suspend();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }).get(5, TimeUnit.SECONDS);
+            d.resume();
+            buffer.release();
+        } finally {
+            pool.close();
+        }
+    }
+
     @Test
     void closeFailsHeldIo() throws Exception {
         MappedDevice d = create("0 100 linear r 0");
