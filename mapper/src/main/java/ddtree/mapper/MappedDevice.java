@@ -12,9 +12,6 @@ import ddtree.block.Op;
 import java.io.IOException;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,9 +30,7 @@ import org.slf4j.LoggerFactory;
  * and resubmits the held bios to the table now live. The size may change on resume; a held bio
  * that now lies past the end fails with EIO.
  *
- * <p>Admission is lock-free: a submitter counts itself in flight, then checks the suspended flag;
- * {@link #suspend} sets the flag, then waits for the count to reach zero. Both are volatile, so one
- * of the two always sees the other.
+ * <p>Which bios are in flight and which are held is {@link Admission}'s job.
  */
 public final class MappedDevice implements BlockDevice {
     private static final Logger LOG = LoggerFactory.getLogger(MappedDevice.class);
@@ -50,32 +45,26 @@ public final class MappedDevice implements BlockDevice {
     private final BioSplitter splitter;
     /** Bios that cross a target or max-I/O boundary. */
     private final RangeSplitter ranges;
+    private final Admission admission = new Admission();
     private final BioCompletion inflightDone = (bio, state) -> {
-        exited();
+        admission.exit();
         return true;
     };
 
     private volatile Table live;
     /** Guarded by {@link #control}. */
     private Table inactive;
-    private volatile boolean suspended;
     private volatile boolean closed;
-    private final AtomicLong inflight = new AtomicLong();
 
     /** Serialises suspend, resume, load and close with one another. */
     private final ReentrantLock control = new ReentrantLock();
-    /** Guards the held queue and the drain wait. */
-    private final ReentrantLock lock = new ReentrantLock();
-    private final Condition drained = lock.newCondition();
-    private Bio heldHead;
-    private Bio heldTail;
 
     private MappedDevice(String name, TargetContext ctx, TargetTypes types) {
         this.name = name;
         this.ctx = new Renamable(ctx);
         this.types = types;
-        this.splitter = new BioSplitter(Bio.DEFAULT_DEPTH, this::exited);
-        this.ranges = new RangeSplitter(Bio.DEFAULT_DEPTH, this::map, this::exited);
+        this.splitter = new BioSplitter(Bio.DEFAULT_DEPTH, admission::exit);
+        this.ranges = new RangeSplitter(Bio.DEFAULT_DEPTH, this::map, admission::exit);
     }
 
     /**
@@ -159,32 +148,21 @@ public final class MappedDevice implements BlockDevice {
         Bio held = null;
         control.lockInterruptibly();
         try {
-            if (suspended) {
+            if (admission.closed()) {
                 return;
             }
-            suspended = true;
+            admission.close();
             live.presuspend();
             try {
-                awaitDrained();
+                admission.awaitDrained();
             } catch (InterruptedException e) {
                 live.resume(); // a suspend that did not finish must not leave I/O held
-                held = unsuspendLocked();
+                held = admission.open();
                 throw e;
             }
         } finally {
             control.unlock();
             resubmit(held);
-        }
-    }
-
-    private void awaitDrained() throws InterruptedException {
-        lock.lockInterruptibly();
-        try {
-            while (inflight.get() != 0) {
-                drained.await(100, TimeUnit.MILLISECONDS); // the timeout only guards against a lost signal
-            }
-        } finally {
-            lock.unlock();
         }
     }
 
@@ -198,19 +176,21 @@ public final class MappedDevice implements BlockDevice {
         control.lock();
         try {
             if (inactive != null) {
-                if (!suspended) {
-                    suspendUninterruptibly();
+                if (!admission.closed()) {
+                    admission.close();
+                    live.presuspend();
+                    admission.awaitDrainedUninterruptibly();
                 }
                 Table old = live;
                 live = inactive;
                 inactive = null;
                 old.close();
                 live.resume();
-            } else if (suspended) {
+            } else if (admission.closed()) {
                 live.resume();
             }
-            if (suspended) {
-                held = unsuspendLocked();
+            if (admission.closed()) {
+                held = admission.open();
             }
         } finally {
             control.unlock();
@@ -218,37 +198,6 @@ public final class MappedDevice implements BlockDevice {
         // Outside the control lock: a lower device that makes its submitter wait must not hold up
         // the next suspend. Should one come first, these bios are simply held again, still in order.
         resubmit(held);
-    }
-
-    /** Suspends for a swap, keeping the interrupt for the caller; the caller holds {@link #control}. */
-    private void suspendUninterruptibly() {
-        boolean interrupted = false;
-        suspended = true;
-        live.presuspend();
-        while (true) {
-            try {
-                awaitDrained();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    /** Clears the flag and takes the held bios, oldest first; the caller holds {@link #control}. */
-    private Bio unsuspendLocked() {
-        lock.lock();
-        try {
-            suspended = false;
-            Bio b = heldHead;
-            heldHead = heldTail = null;
-            return b;
-        } finally {
-            lock.unlock();
-        }
     }
 
     private void resubmit(Bio b) {
@@ -266,7 +215,7 @@ public final class MappedDevice implements BlockDevice {
     }
 
     public boolean suspended() {
-        return suspended;
+        return admission.closed();
     }
 
     public List<TableLine> table() {
@@ -340,9 +289,8 @@ public final class MappedDevice implements BlockDevice {
             bio.complete(Errno.ESHUTDOWN);
             return;
         }
-        inflight.incrementAndGet();
-        if (suspended && hold(bio)) {
-            return;
+        if (!admission.enter(bio)) {
+            return; // held until resume
         }
         Table t = live; // read after admission: a table swap waits for every admitted bio
         if (bio.op() == Op.FLUSH) {
@@ -362,55 +310,23 @@ public final class MappedDevice implements BlockDevice {
         }
     }
 
-    /** Queues a bio while suspended; false when the device resumed meanwhile and the bio may go on. */
-    private boolean hold(Bio bio) {
-        lock.lock();
-        try {
-            if (!suspended) {
-                return false;
-            }
-            bio.queueNext(null);
-            if (heldTail == null) {
-                heldHead = bio;
-            } else {
-                heldTail.queueNext(bio);
-            }
-            heldTail = bio;
-        } finally {
-            lock.unlock();
-        }
-        exited(); // a held bio is not in flight: suspend must not wait for it
-        return true;
-    }
-
-    private void exited() {
-        if (inflight.decrementAndGet() == 0 && suspended) {
-            lock.lock();
-            try {
-                drained.signalAll();
-            } finally {
-                lock.unlock();
-            }
-        }
-    }
-
     private void route(Table t, Bio bio) {
         long offset = bio.offset();
         long length = bio.length();
         if (offset > t.size || length > t.size - offset) {
             // The export checked the range against the size it knew; a resume may have shrunk it.
-            exited();
+            admission.exit();
             bio.complete(Errno.EIO);
             return;
         }
         if (length == 0) {
-            exited();
+            admission.exit();
             bio.complete(Errno.OK);
             return;
         }
         if (bio.op().carriesData()
                 && (bio.buffer() == null || bio.bufferOffset() + length > bio.buffer().capacity())) {
-            exited(); // a bug above us; checked here because a split would throw halfway and leak the count
+            admission.exit(); // a bug above us; checked here because a split would throw halfway and leak the count
             bio.complete(Errno.EINVAL);
             return;
         }
@@ -486,14 +402,7 @@ public final class MappedDevice implements BlockDevice {
                 return;
             }
             closed = true;
-            lock.lock();
-            try {
-                b = heldHead;
-                heldHead = heldTail = null;
-                suspended = false;
-            } finally {
-                lock.unlock();
-            }
+            b = admission.open();
             in = inactive;
             inactive = null;
         } finally {
