@@ -41,6 +41,7 @@ class ServeCommandTest {
         "--max-connections 0|--max-connections 0: must be at least 1",
         "--device d=tape:1M|unknown kind 'tape'",
         "--frobnicate|Unknown option: '--frobnicate'",
+        "--control /tmp/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.sock|the absolute path is 120 bytes; a Unix socket path holds at most 107",
     })
     void badArgumentsExit2(String args, String message) {
         Run r = run(prepend("serve", args.split(" ")));
@@ -69,7 +70,7 @@ class ServeCommandTest {
         Run help = run("serve", "--help");
         assertThat(help.code()).isZero();
         assertThat(help.out()).contains("--device", "--read-only", "--listen", "--state", "--buffer-budget",
-                "--max-connections", "NAME=ram:SIZE");
+                "--max-connections", "NAME=ram:SIZE", "--control");
         Run version = run("--version");
         assertThat(version.code()).isZero();
         assertThat(version.out()).startsWith("ddtree ");
