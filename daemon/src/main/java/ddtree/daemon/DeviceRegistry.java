@@ -286,9 +286,27 @@ final class DeviceRegistry implements ControlHandler, AutoCloseable {
     }
 
     @Override
-    public synchronized DeviceInfo resume(String name) throws ControlException {
+    public DeviceInfo resume(String name) throws ControlException {
+        MappedDevice d;
+        synchronized (this) {
+            checkOpen();
+            d = entry(name).device();
+        }
+        if (d.inactiveTable().isPresent() && !d.suspended()) {
+            // A swap drains first. Drain outside the lock: if a device below is suspended, this
+            // waits for it, and the resume that releases it must still get through.
+            suspend(name);
+        }
+        synchronized (this) {
+            return resumeLocked(name, d);
+        }
+    }
+
+    private DeviceInfo resumeLocked(String name, MappedDevice d) throws ControlException {
         checkOpen();
-        MappedDevice d = entry(name).device();
+        if (entry(name).device() != d) {
+            throw new ControlException("resume: device '" + name + "' was replaced while it drained");
+        }
         boolean swap = d.inactiveTable().isPresent();
         d.resume();
         if (swap) {

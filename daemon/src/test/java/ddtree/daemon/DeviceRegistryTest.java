@@ -110,6 +110,34 @@ class DeviceRegistryTest {
     }
 
     @Test
+    void resumingALowerDeviceGetsThroughWhileAnUpperOneWaitsToSwap() throws Exception {
+        try (Daemon d = TestDaemons.start(dir, "y=ram:4M")) {
+            DdsetupCli cli = new DdsetupCli(d);
+            cli.ok("create", "x", "--table", "0 8192 linear y 0");
+            cli.ok("export", "x");
+            cli.ok("suspend", "y");
+            // A write through x is now held in y.
+            Process writer = Exec.start(null, dir.resolve("qemu-io.log"), List.of(Tools.require("qemu-io"), "-f", "raw",
+                    d.uri("x"), "-c", "write -P 0x61 0 64k"));
+            try {
+                Thread.sleep(500);
+                cli.ok("reload", "x", "--table", "0 4096 linear y 0\n4096 4096 linear y 4096");
+                var swap = java.util.concurrent.CompletableFuture.supplyAsync(() -> cli.run("resume", "x"));
+                Thread.sleep(300);
+                assertThat(swap).as("x cannot drain while y holds its write").isNotDone();
+                cli.ok("resume", "y");
+                assertThat(swap.get(20, java.util.concurrent.TimeUnit.SECONDS).code()).isZero();
+                assertThat(writer.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+                assertThat(writer.exitValue()).as(Files.readString(dir.resolve("qemu-io.log"))).isZero();
+            } finally {
+                Exec.kill(writer);
+            }
+            TestDaemons.qemuIoOk(d.uri("x"), "read -P 0x61 0 64k");
+            assertThat(cli.ok("table", "x").out()).isEqualTo("0 4096 linear y 0\n4096 4096 linear y 4096\n");
+        }
+    }
+
+    @Test
     void theControlSocketIsPrivateAndGoneAfterStop() throws Exception {
         Path socket;
         try (Daemon d = TestDaemons.start(dir, "r=ram:1M")) {
