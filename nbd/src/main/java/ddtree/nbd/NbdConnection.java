@@ -307,7 +307,10 @@ public final class NbdConnection implements BioCompletion {
         } else {
             completions.post(index);
         }
-        return true;
+        // False ends the completion walk here. Once posted, the slot may be replied to, freed and
+        // reused for the next request (its bio reset and a new step pushed) before this thread
+        // returns; a walk that went on would read the new request's step and complete it early.
+        return false;
     }
 
     /** Replies for the request in {@code index} and frees its slot. */
