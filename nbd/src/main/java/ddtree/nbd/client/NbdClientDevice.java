@@ -956,7 +956,9 @@ public final class NbdClientDevice implements BlockDevice, ReplyReader.Requests 
     private void freeSlot(Slot s) {
         s.clear();
         freeSlots[freeSlotCount++] = s.index;
-        work.signal();
+        if (cursor != null || !queue.isEmpty()) {
+            work.signal(); // only then has the sender a use for the slot; waking it for nothing costs a context switch
+        }
         if (freeSlotCount == 1) {
             answers.signalAll(); // a block-status caller may be waiting for a slot
         }
@@ -971,6 +973,9 @@ public final class NbdClientDevice implements BlockDevice, ReplyReader.Requests 
     private void freeTracker(Tracker t) {
         t.bio = null;
         freeTrackers[freeTrackerCount++] = t.index;
+        if (!queue.isEmpty()) {
+            work.signal();
+        }
     }
 
     // ---- close ------------------------------------------------------------------------------

@@ -96,6 +96,28 @@ class NbdClientDeviceTest {
         }
     }
 
+    /** Requests of a mebibyte on the wire together, each its own bio, as a striped device above would send. */
+    @Test
+    void concurrentLargeWritesLandIntactOnTheDevice() throws Exception {
+        connect("disk", ClientOptions.defaults());
+        List<CompletableFuture<Integer>> fs = new ArrayList<>();
+        List<PooledBuffer> bs = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            PooledBuffer b = io.buffer(Io.pattern(1 << 20, i));
+            bs.add(b);
+            fs.add(io.start(Op.WRITE, 12345 + i * (1L << 20), 1 << 20, 0, b));
+        }
+        for (CompletableFuture<Integer> f : fs) {
+            assertThat(f.get(30, TimeUnit.SECONDS)).isEqualTo(Errno.OK);
+        }
+        bs.forEach(PooledBuffer::release);
+        try (Io direct = new Io(ram)) {
+            for (int i = 0; i < 16; i++) {
+                assertThat(direct.read(12345 + i * (1L << 20), 1 << 20)).as("write %d", i).isEqualTo(Io.pattern(1 << 20, i));
+            }
+        }
+    }
+
     @Test
     void largeRequestsAreSplitAtTheRequestLimit() throws Exception {
         connect("disk", ClientOptions.defaults().withMaxRequestBytes(1 << 20));
