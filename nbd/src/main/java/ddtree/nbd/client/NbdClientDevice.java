@@ -777,9 +777,10 @@ public final class NbdClientDevice implements BlockDevice, ReplyReader.Requests 
         } finally {
             lock.unlock();
         }
-        supervisorDone.run();
+        // The event goes out before the requests fail, so whoever watches sees why they failed.
         LOG.error("{}: {}; the device fails all requests from now on", name, why);
         emit("failed: " + why);
+        supervisorDone.run();
     }
 
     /**
