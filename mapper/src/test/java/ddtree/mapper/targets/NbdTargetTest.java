@@ -127,8 +127,14 @@ class NbdTargetTest {
             assertThat(read(remote, 512, 512)).isEqualTo(pattern(512, 2));
             assertThat(d.status(StatusType.INFO)).containsExactly("0 2048 nbd connected");
             String prefix = "n: nbd 127.0.0.1:" + port + "/disk0: ";
-            assertThat(ctx.events).anySatisfy(e -> assertThat(e).startsWith(prefix + "disconnected: "));
-            assertThat(ctx.events).anySatisfy(e -> assertThat(e).startsWith(prefix + "reconnected to "));
+            // The event may follow the first requests through the new connection by a moment.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (ctx.events().stream().noneMatch(e -> e.startsWith(prefix + "reconnected to "))
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(ctx.events()).anySatisfy(e -> assertThat(e).startsWith(prefix + "disconnected: "));
+            assertThat(ctx.events()).anySatisfy(e -> assertThat(e).startsWith(prefix + "reconnected to "));
         }
     }
 
@@ -191,6 +197,13 @@ class NbdTargetTest {
         @Override
         public void event(String deviceName, String text) {
             events.add(deviceName + ": " + text);
+        }
+
+        /** A copy, since the client's threads add events while a test reads them. */
+        List<String> events() {
+            synchronized (events) {
+                return List.copyOf(events);
+            }
         }
 
         @Override

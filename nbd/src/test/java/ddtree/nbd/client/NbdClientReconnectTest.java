@@ -51,6 +51,13 @@ class NbdClientReconnectTest {
         ram.close();
     }
 
+    /** A copy, since the client's threads add events while a test reads them. */
+    private List<String> events() {
+        synchronized (events) {
+            return List.copyOf(events);
+        }
+    }
+
     private void connect(ClientOptions options) throws IOException {
         client = NbdClientDevice.connect("remote", "127.0.0.1", server.port(), "disk", options.withEvents(events::add));
         io = new Io(client);
@@ -103,9 +110,12 @@ class NbdClientReconnectTest {
                 assertThat(direct.read(offset, chunk)).isEqualTo(Io.pattern(chunk, offset));
             }
         }
-        assertThat(events).hasSize(2);
-        assertThat(events.get(0)).startsWith("disconnected: ");
-        assertThat(events.get(1)).startsWith("reconnected to 127.0.0.1:" + port + " after ");
+        // The event may follow the first requests through the new connection by a moment.
+        assertThat(waitFor(() -> events.size() >= 2, 10)).isTrue();
+        List<String> seen = events();
+        assertThat(seen).hasSize(2);
+        assertThat(seen.get(0)).startsWith("disconnected: ");
+        assertThat(seen.get(1)).startsWith("reconnected to 127.0.0.1:" + port + " after ");
     }
 
     @Test
@@ -147,7 +157,7 @@ class NbdClientReconnectTest {
         long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
         assertThat(tookMillis).isBetween(350L, 5000L);
         assertThat(client.state()).isEqualTo(ConnectionState.RECONNECTING);
-        assertThat(events).first().asString().startsWith("disconnected: ");
+        assertThat(events()).first().asString().startsWith("disconnected: ");
     }
 
     @Test
@@ -168,7 +178,7 @@ class NbdClientReconnectTest {
                 .isTrue();
         assertThat(io.write(1, new byte[] {2})).isEqualTo(Errno.OK);
         assertThat(io.read(1, 1)).containsExactly(2);
-        assertThat(events).anySatisfy(e -> assertThat(e).contains("no answer within 400 ms"));
+        assertThat(events()).anySatisfy(e -> assertThat(e).contains("no answer within 400 ms"));
         stall.releaseAll(); // so the server's connection can finish and the server stop
     }
 
@@ -186,7 +196,7 @@ class NbdClientReconnectTest {
             assertThat(waiting.get(10, TimeUnit.SECONDS)).isEqualTo(Errno.EIO);
             assertThat(client.state()).isEqualTo(ConnectionState.FAILED);
             assertThat(io.write(0, new byte[1])).isEqualTo(Errno.EIO);
-            assertThat(events).last().asString()
+            assertThat(events()).last().asString()
                     .startsWith("failed: nbd://127.0.0.1:" + port + "/disk came back changed: size is now "
                             + (SIZE * 2) + " bytes, was " + SIZE);
         } finally {
