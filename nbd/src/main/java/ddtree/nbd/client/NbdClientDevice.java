@@ -415,6 +415,11 @@ public final class NbdClientDevice implements BlockDevice, ReplyReader.Requests 
             c.writer.flush();
         } catch (IOException e) {
             connectionLost(c, e);
+        } catch (RuntimeException e) {
+            // A bug must not kill the sender and strand every queued request; the request goes
+            // again on a new connection and fails by its deadline if the bug repeats.
+            LOG.error("{}: writing a request to {} failed", name, where, e);
+            connectionLost(c, e);
         } finally {
             c.writer.unlock();
         }
