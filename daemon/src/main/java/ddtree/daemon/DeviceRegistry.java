@@ -42,12 +42,33 @@ import java.util.function.ToIntFunction;
  * whom, their exports, and the state file that brings them back after a restart. It is the
  * {@link ControlHandler} behind the control socket.
  *
- * <p>Every change runs under this object's lock and is saved before the reply goes out, so a
- * client that got an answer knows the change survives a crash.
+ * <p>Every change is saved before the reply goes out, so a client that got an answer knows the
+ * change survives a crash. The registry's own maps are guarded by this object's monitor. Calls
+ * that take a device's own control lock (suspend, resume, load, clear, close) are made outside
+ * that monitor: a suspend waits for in-flight I/O, which may itself wait for a suspended device
+ * below, and the resume that releases that device, or a plain {@code ls}, must still get through.
  */
 final class DeviceRegistry implements ControlHandler, AutoCloseable {
     /** A device and what the registry knows about it beside the mapper. */
-    private record Entry(MappedDevice device, DeviceContext ctx) {}
+    private static final class Entry {
+        final MappedDevice device;
+        final DeviceContext ctx;
+        /** Whether a reloaded table waits; kept here so reading it never waits on the device's lock. */
+        volatile boolean inactive;
+
+        Entry(MappedDevice device, DeviceContext ctx) {
+            this.device = device;
+            this.ctx = ctx;
+        }
+
+        MappedDevice device() {
+            return device;
+        }
+
+        DeviceContext ctx() {
+            return ctx;
+        }
+    }
 
     private record Exported(String export, boolean readOnly) {}
 
@@ -62,6 +83,8 @@ final class DeviceRegistry implements ControlHandler, AutoCloseable {
     private final Map<String, Entry> devices = new LinkedHashMap<>();
     private final Map<String, Exported> exports = new TreeMap<>();
     private boolean closed;
+    /** Serialises building tables (create, reload) and dropping them, apart from the monitor. */
+    private final Object loads = new Object();
 
     DeviceRegistry(TargetTypes types, BufferPool buffers, ExportTable exportTable, ToIntFunction<BlockDevice> openCount,
             StateFile state, Consumer<Event> events) {
@@ -166,7 +189,15 @@ final class DeviceRegistry implements ControlHandler, AutoCloseable {
     }
 
     @Override
-    public synchronized DeviceInfo create(String name, String table) throws ControlException {
+    public DeviceInfo create(String name, String table) throws ControlException {
+        synchronized (loads) {
+            synchronized (this) {
+                return createLocked(name, table);
+            }
+        }
+    }
+
+    private DeviceInfo createLocked(String name, String table) throws ControlException {
         checkOpen();
         checkName("create", name);
         if (devices.containsKey(name)) {
@@ -192,9 +223,30 @@ final class DeviceRegistry implements ControlHandler, AutoCloseable {
     }
 
     @Override
-    public synchronized void remove(String name, boolean force) throws ControlException {
-        checkOpen();
-        Entry e = entry(name);
+    public void remove(String name, boolean force) throws ControlException {
+        Entry e;
+        Exported x;
+        synchronized (this) {
+            checkOpen();
+            e = entry(name);
+            checkRemovable(name, e, force);
+            x = exports.remove(name);
+            if (x != null) {
+                exportTable.remove(x.export());
+            }
+            devices.remove(name);
+        }
+        e.device().close(); // gives its lower devices back
+        synchronized (this) {
+            save();
+        }
+        if (x != null) {
+            events.accept(new Event("unexported", name, x.export()));
+        }
+        events.accept(new Event("removed", name, ""));
+    }
+
+    private void checkRemovable(String name, Entry e, boolean force) throws ControlException {
         if (!force) {
             List<String> holders = holdersOf(name);
             if (!holders.isEmpty()) {
@@ -208,17 +260,6 @@ final class DeviceRegistry implements ControlHandler, AutoCloseable {
                         + (open == 1 ? "" : "s") + " (disconnect first, or use --force)");
             }
         }
-        Exported x = exports.remove(name);
-        if (x != null) {
-            exportTable.remove(x.export());
-        }
-        devices.remove(name);
-        e.device().close();
-        save();
-        if (x != null) {
-            events.accept(new Event("unexported", name, x.export()));
-        }
-        events.accept(new Event("removed", name, ""));
     }
 
     @Override
@@ -292,51 +333,62 @@ final class DeviceRegistry implements ControlHandler, AutoCloseable {
             checkOpen();
             d = entry(name).device();
         }
-        if (d.inactiveTable().isPresent() && !d.suspended()) {
-            // A swap drains first. Drain outside the lock: if a device below is suspended, this
-            // waits for it, and the resume that releases it must still get through.
-            suspend(name);
+        boolean swap = d.inactiveTable().isPresent();
+        if (swap && !d.suspended()) {
+            suspend(name); // a swap drains first, and says so
+        }
+        d.resume();
+        synchronized (this) {
+            Entry e = devices.get(d.name());
+            if (e != null && e.device() == d) {
+                e.inactive = false;
+            }
+            if (swap) {
+                save();
+            }
+            events.accept(new Event("resumed", d.name(), swap ? "new table" : ""));
+            return infoOf(d);
+        }
+    }
+
+    @Override
+    public DeviceInfo reload(String name, String table) throws ControlException {
+        Entry e;
+        synchronized (this) {
+            checkOpen();
+            e = entry(name);
+        }
+        List<TableLine> lines = parse(table);
+        // Loads one table at a time, so two reloads cannot each pass the cycle check for the other.
+        synchronized (loads) {
+            try {
+                e.device().load(lines);
+            } catch (TableException ex) {
+                throw new ControlException(ex.getMessage());
+            }
+            e.inactive = true;
         }
         synchronized (this) {
-            return resumeLocked(name, d);
+            events.accept(new Event("reloaded", e.device().name(), ""));
+            return infoOf(e.device());
         }
-    }
-
-    private DeviceInfo resumeLocked(String name, MappedDevice d) throws ControlException {
-        checkOpen();
-        if (entry(name).device() != d) {
-            throw new ControlException("resume: device '" + name + "' was replaced while it drained");
-        }
-        boolean swap = d.inactiveTable().isPresent();
-        d.resume();
-        if (swap) {
-            save();
-        }
-        events.accept(new Event("resumed", name, swap ? "new table" : ""));
-        return infoOf(name);
     }
 
     @Override
-    public synchronized DeviceInfo reload(String name, String table) throws ControlException {
-        checkOpen();
-        MappedDevice d = entry(name).device();
-        List<TableLine> lines = parse(table);
-        try {
-            d.load(lines);
-        } catch (TableException e) {
-            throw new ControlException(e.getMessage());
+    public DeviceInfo clear(String name) throws ControlException {
+        Entry e;
+        synchronized (this) {
+            checkOpen();
+            e = entry(name);
         }
-        events.accept(new Event("reloaded", name, ""));
-        return infoOf(name);
-    }
-
-    @Override
-    public synchronized DeviceInfo clear(String name) throws ControlException {
-        checkOpen();
-        MappedDevice d = entry(name).device();
-        d.clearInactive();
-        events.accept(new Event("cleared", name, ""));
-        return infoOf(name);
+        synchronized (loads) {
+            e.device().clearInactive();
+            e.inactive = false;
+        }
+        synchronized (this) {
+            events.accept(new Event("cleared", e.device().name(), ""));
+            return infoOf(e.device());
+        }
     }
 
     @Override
@@ -580,9 +632,10 @@ final class DeviceRegistry implements ControlHandler, AutoCloseable {
     private DeviceInfo infoOf(MappedDevice d) {
         String name = d.name();
         Exported x = exports.get(name);
+        Entry e = devices.get(name);
         int open = openCount.applyAsInt(d) + holdersOf(name).size();
         return new DeviceInfo(name, d.size(), d.suspended() ? DeviceInfo.SUSPENDED : DeviceInfo.ACTIVE,
-                d.inactiveTable().isPresent(), open, d.table().size(), d.dependencies(),
+                e != null && e.device() == d && e.inactive, open, d.table().size(), d.dependencies(),
                 x == null ? null : x.export(), x != null && x.readOnly());
     }
 

@@ -125,6 +125,9 @@ class DeviceRegistryTest {
                 var swap = java.util.concurrent.CompletableFuture.supplyAsync(() -> cli.run("resume", "x"));
                 Thread.sleep(300);
                 assertThat(swap).as("x cannot drain while y holds its write").isNotDone();
+                // Meanwhile the daemon answers: nothing waits on x's drain but its own resume.
+                assertThat(cli.ok("info", "x").out()).contains("Tables present:    LIVE & INACTIVE");
+                cli.ok("ls");
                 cli.ok("resume", "y");
                 assertThat(swap.get(20, java.util.concurrent.TimeUnit.SECONDS).code()).isZero();
                 assertThat(writer.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
