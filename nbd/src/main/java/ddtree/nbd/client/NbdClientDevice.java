@@ -904,7 +904,8 @@ public final class NbdClientDevice implements BlockDevice, ReplyReader.Requests 
                 if (left <= 0) {
                     return Errno.EIO;
                 }
-                answers.awaitNanos(left);
+                // Short waits: the end of a resend after a reconnect is not signalled here.
+                answers.awaitNanos(Math.min(left, TimeUnit.MILLISECONDS.toNanos(10)));
             }
             t = takeTracker();
             t.start(null, offset, offset + length, deadline);
