@@ -37,7 +37,7 @@ import org.slf4j.LoggerFactory;
  * comes back with a different size, smaller limits or fewer capabilities, the device fails for
  * good: it is no longer the disk its users were told about.
  */
-public final class NbdClientDevice implements BlockDevice, ReplyReader.Requests {
+public final class NbdClientDevice implements BlockDevice {
     private static final Logger LOG = LoggerFactory.getLogger(NbdClientDevice.class);
     /** TRIM and WRITE_ZEROES carry no payload; this keeps them well inside the 32-bit length. */
     static final long ZERO_PIECE = 1L << 30;
@@ -89,6 +89,23 @@ public final class NbdClientDevice implements BlockDevice, ReplyReader.Requests 
     private long reconnects;
 
     private final Completions supervisorDone = new Completions();
+    /** What the connections' readers call back; a separate object keeps these calls off the public API. */
+    private final ReplyReader.Requests requests = new ReplyReader.Requests() {
+        @Override
+        public Slot claim(long cookie, long gen) {
+            return NbdClientDevice.this.claim(cookie, gen);
+        }
+
+        @Override
+        public void answered(Slot slot, long gen, int errno) {
+            NbdClientDevice.this.answered(slot, gen, errno);
+        }
+
+        @Override
+        public void retry(Slot slot, long gen) {
+            NbdClientDevice.this.retry(slot, gen);
+        }
+    };
     private final Thread sender;
     private final Thread supervisor;
 
@@ -142,7 +159,7 @@ public final class NbdClientDevice implements BlockDevice, ReplyReader.Requests 
         queue = new BioQueue(2 * n);
 
         generation = 1;
-        Connection first = Connection.open(host, port, exportName, connectMillis(), generation, this, where);
+        Connection first = Connection.open(host, port, exportName, connectMillis(), generation, requests, where);
         ExportInfo info = first.info;
         if (info.size() < 0) {
             first.close();
@@ -500,8 +517,7 @@ public final class NbdClientDevice implements BlockDevice, ReplyReader.Requests 
 
     // ---- replies (called by the reader thread of the connection named by generation) ---------
 
-    @Override
-    public Slot claim(long cookie, long gen) {
+    private Slot claim(long cookie, long gen) {
         if (cookie < 0 || cookie >= slots.length) {
             return null;
         }
@@ -514,8 +530,7 @@ public final class NbdClientDevice implements BlockDevice, ReplyReader.Requests 
         }
     }
 
-    @Override
-    public void answered(Slot s, long gen, int errno) {
+    private void answered(Slot s, long gen, int errno) {
         Bio done = null;
         int status = 0;
         lock.lock();
@@ -540,8 +555,7 @@ public final class NbdClientDevice implements BlockDevice, ReplyReader.Requests 
         }
     }
 
-    @Override
-    public void retry(Slot s, long gen) {
+    private void retry(Slot s, long gen) {
         lock.lock();
         try {
             if (s.state == Slot.SENT && s.generation == gen) {
@@ -573,7 +587,7 @@ public final class NbdClientDevice implements BlockDevice, ReplyReader.Requests 
     // ---- connection loss and reconnects -----------------------------------------------------
 
     /** {@code c} failed (read, write or timeout); the first report of it starts reconnecting. */
-    void connectionLost(Connection c, Throwable cause) {
+    private void connectionLost(Connection c, Throwable cause) {
         boolean first;
         lock.lock();
         try {
@@ -722,7 +736,7 @@ public final class NbdClientDevice implements BlockDevice, ReplyReader.Requests 
         }
         Connection c;
         try {
-            c = Connection.open(host, port, exportName, connectMillis(), gen, this, where);
+            c = Connection.open(host, port, exportName, connectMillis(), gen, requests, where);
         } catch (IOException e) {
             int n;
             lock.lock();
