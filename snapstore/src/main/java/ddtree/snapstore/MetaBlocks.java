@@ -1,7 +1,9 @@
 package ddtree.snapstore;
 
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -22,6 +24,8 @@ public final class MetaBlocks {
             return size() > CLEAN_CACHE_BLOCKS;
         }
     };
+
+    private final List<Runnable> preparers = new ArrayList<>();
 
     MetaBlocks(MetaDevice dev, Journal journal) {
         this.dev = dev;
@@ -57,8 +61,20 @@ public final class MetaBlocks {
         return dirty.size();
     }
 
-    /** Makes the staged changes durable as one journal transaction. */
+    /**
+     * Runs {@code stage} at the start of every commit, so a component that changes a block many
+     * times in one transaction can stage (and checksum) it once.
+     */
+    void beforeCommit(Runnable stage) {
+        preparers.add(stage);
+    }
+
+    /**
+     * Makes the staged changes durable as one journal transaction. If it throws, the in-memory
+     * state is ahead of the device and the store must be reopened.
+     */
     public void commit() throws IOException {
+        preparers.forEach(Runnable::run);
         if (dirty.size() > Journal.MAX_TRANSACTION_BLOCKS) {
             throw new IllegalStateException("transaction changes " + dirty.size() + " blocks, more than "
                     + Journal.MAX_TRANSACTION_BLOCKS + "; commit more often");
