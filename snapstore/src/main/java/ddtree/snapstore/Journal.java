@@ -95,10 +95,13 @@ public final class Journal {
             if (c.getLong(16) != expect || c.getInt(24) != count || c.getInt(28) != (int) crc.getValue()) {
                 break;
             }
+            // A committed transaction naming a block outside the journaled areas is corruption the
+            // checksums could not see; refuse it before writing any of it.
             for (int i = 0; i < count; i++) {
-                long home = d.getLong(32 + 8 * i);
-                checkHome(home, "journal transaction " + expect + " at block " + at);
-                dev.write(home, images.get(i));
+                checkHome(d.getLong(32 + 8 * i), "journal transaction " + expect + " at block " + at);
+            }
+            for (int i = 0; i < count; i++) {
+                dev.write(d.getLong(32 + 8 * i), images.get(i));
             }
             expect++;
             pos += count + 2;

@@ -108,18 +108,30 @@ final class TreeNode {
         }
     }
 
-    /** The index at which to cut so both halves hold about the same bytes. */
+    /**
+     * The index at which to cut so that both halves fit and hold about the same bytes. A cut
+     * always exists for what the tree splits: one full node plus one entry, or two siblings one
+     * of which is under a quarter full, because no entry exceeds {@link #MAX_ENTRY}.
+     */
     int splitPoint() {
+        int room = CAPACITY - HEADER;
         int total = encodedSize() - HEADER;
-        int acc = 0;
-        for (int i = 0; i < size(); i++) {
-            acc += entrySize(i);
-            if (acc * 2 >= total) {
-                // Keep at least one entry on each side.
-                return Math.min(Math.max(i + 1, 1), size() - 1);
+        int best = -1;
+        int bestImbalance = Integer.MAX_VALUE;
+        int prefix = 0;
+        for (int i = 1; i < size(); i++) {
+            prefix += entrySize(i - 1);
+            int imbalance = Math.abs(2 * prefix - total);
+            if (prefix <= room && total - prefix <= room && imbalance < bestImbalance) {
+                best = i;
+                bestImbalance = imbalance;
             }
         }
-        return size() - 1;
+        if (best < 0) {
+            throw new IllegalStateException("no cut of " + size() + " entries (" + total
+                    + " bytes) leaves two halves that fit in " + room + " bytes");
+        }
+        return best;
     }
 
     byte[] encode(long block) {

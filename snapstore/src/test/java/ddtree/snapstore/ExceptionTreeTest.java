@@ -42,6 +42,47 @@ class ExceptionTreeTest {
         return got;
     }
 
+    /** Entries near the largest a node may hold, mixed with small ones, so splits must choose well. */
+    private static List<SharedChunk> bigOrSmallValue(Random rnd) {
+        if (rnd.nextInt(4) > 0) {
+            return List.of(new SharedChunk(rnd.nextInt(1000), SharingSet.of(rnd.nextInt(1000))));
+        }
+        int ranges = 1 + rnd.nextInt(252);
+        SharingSet s = SharingSet.EMPTY;
+        for (long id = 0; id < 2L * ranges; id += 2) {
+            s = s.with(id);
+        }
+        return List.of(new SharedChunk(rnd.nextInt(1000), s));
+    }
+
+    @ParameterizedTest
+    @ValueSource(longs = {51, 52, 53})
+    void largeEntriesSplitAndMergeIntoNodesThatFit(long seed) throws Exception {
+        Random rnd = new Random(seed);
+        try (MetaFixture f = new MetaFixture(4096)) {
+            SnapMeta meta = SnapMeta.format(f.dev, 4096, 1 << 20, 64);
+            TreeMap<Long, List<SharedChunk>> model = new TreeMap<>();
+            for (int op = 0; op < 6000; op++) {
+                long key = rnd.nextInt(1500);
+                if (op < 3000 ? rnd.nextInt(10) < 8 : rnd.nextInt(10) < 2) {
+                    List<SharedChunk> v = bigOrSmallValue(rnd);
+                    meta.tree().put(key, v);
+                    model.put(key, v);
+                } else {
+                    meta.tree().remove(key);
+                    model.remove(key);
+                }
+                if (op % 5 == 4) {
+                    meta.commit();
+                }
+            }
+            meta.commit();
+            meta.tree().check();
+            assertThat(contents(meta.tree())).isEqualTo(model);
+            meta.close();
+        }
+    }
+
     /**
      * Random inserts, updates and deletes against a TreeMap, growing to thousands of keys (many
      * splits) and then shrinking to none (merges, redistribution, root collapse), with commits,
