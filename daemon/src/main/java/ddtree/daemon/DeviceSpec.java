@@ -1,5 +1,6 @@
 package ddtree.daemon;
 
+import ddtree.ddlink.SizeParser;
 import java.nio.file.Path;
 import java.util.Objects;
 import java.util.OptionalLong;

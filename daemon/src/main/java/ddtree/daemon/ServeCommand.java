@@ -1,5 +1,6 @@
 package ddtree.daemon;
 
+import ddtree.ddlink.SizeParser;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.InvalidPathException;

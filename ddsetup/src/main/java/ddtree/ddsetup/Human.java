@@ -1,5 +1,6 @@
 package ddtree.ddsetup;
 
+import ddtree.ddlink.SizeParser;
 import ddtree.ddlink.DeviceInfo;
 import ddtree.ddlink.DeviceLines;
 import ddtree.ddlink.TargetInfo;
@@ -128,16 +129,6 @@ final class Human {
 
     /** {@code 512 B}, {@code 16.0 MiB}, {@code 1.0 GiB}. */
     static String size(long bytes) {
-        if (bytes < 1024) {
-            return bytes + " B";
-        }
-        String[] units = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-        double v = bytes;
-        int u = -1;
-        while (v >= 1024 && u < units.length - 1) {
-            v /= 1024;
-            u++;
-        }
-        return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
+        return SizeParser.format(bytes);
     }
 }

@@ -1,4 +1,4 @@
-package ddtree.daemon;
+package ddtree.ddlink;
 
 import java.util.Locale;
 

@@ -1,4 +1,4 @@
-package ddtree.daemon;
+package ddtree.ddlink;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
