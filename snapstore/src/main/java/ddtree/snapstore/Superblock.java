@@ -116,6 +116,32 @@ public record Superblock(
         return sb;
     }
 
+    /**
+     * Checks that the areas follow one another as {@link #layout} places them and end inside the
+     * device, so a checksummed but wrong superblock cannot send writes outside the metadata.
+     */
+    void checkGeometry(long deviceBlocks) throws MetadataCorruptException {
+        String where = "superblock copy " + copy() + " (sequence " + sequence + ")";
+        if (journalStart != FIRST_FREE_BLOCK || storeMapStart != journalStart + journalBlocks
+                || nodeMapStart != storeMapStart + storeMapBlocks || nodeStart != nodeMapStart + nodeMapBlocks) {
+            throw new MetadataCorruptException(where + ": areas out of order: journal " + journalStart + "+"
+                    + journalBlocks + ", store map " + storeMapStart + "+" + storeMapBlocks + ", node map "
+                    + nodeMapStart + "+" + nodeMapBlocks + ", nodes " + nodeStart);
+        }
+        if (nodeBlocks < 1 || nodeStart + nodeBlocks > deviceBlocks) {
+            throw new MetadataCorruptException(where + ": node area " + nodeStart + "+" + nodeBlocks
+                    + " does not fit the device's " + deviceBlocks + " blocks");
+        }
+        if (checkpointBlock < 0 || checkpointBlock >= journalBlocks) {
+            throw new MetadataCorruptException(where + ": checkpoint at journal block " + checkpointBlock
+                    + " outside the " + journalBlocks + "-block journal");
+        }
+        if (storeChunks > storeMapBlocks * BITS_PER_MAP_BLOCK || nodeBlocks > nodeMapBlocks * BITS_PER_MAP_BLOCK) {
+            throw new MetadataCorruptException(where + ": " + storeChunks + " store chunks or " + nodeBlocks
+                    + " node blocks do not fit their maps");
+        }
+    }
+
     /** Reads both copies and returns the valid one with the higher sequence. */
     static Superblock read(MetaDevice dev) throws IOException {
         byte[] image = new byte[MetaDevice.BLOCK_SIZE];
@@ -135,6 +161,7 @@ public record Superblock(
         if (best == null) {
             throw new MetadataCorruptException(dev.name() + ": no valid superblock: " + why);
         }
+        best.checkGeometry(dev.blocks());
         return best;
     }
 }
