@@ -37,7 +37,12 @@ public final class SnapMeta implements AutoCloseable {
     public static SnapMeta format(MetaDevice dev, int chunkSize, long storeChunks, long journalBlocks)
             throws IOException {
         Superblock layout = Superblock.layout(dev.blocks(), chunkSize, storeChunks, journalBlocks);
-        // Everything but the superblocks first, so a crash during format leaves no valid store.
+        // Old superblocks go first and new ones last, so a crash during format leaves no valid
+        // store rather than an old journal replayed over new maps.
+        byte[] zero = new byte[MetaDevice.BLOCK_SIZE];
+        dev.write(0, zero);
+        dev.write(1, zero);
+        dev.flush();
         ExceptionTree.format(dev);
         ChunkAllocator.format(dev, layout.storeMapStart(), layout.storeMapBlocks(), layout.storeChunks());
         ChunkAllocator.format(dev, layout.nodeMapStart(), layout.nodeMapBlocks(), layout.nodeBlocks());

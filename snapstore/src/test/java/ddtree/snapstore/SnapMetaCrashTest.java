@@ -1,6 +1,7 @@
 package ddtree.snapstore;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -136,6 +137,20 @@ class SnapMetaCrashTest {
             assertThat(after.nodeStart()).isEqualTo(before.nodeStart());
             assertThat(after.sequence()).isGreaterThan(before.sequence());
             meta.close();
+        }
+    }
+
+    @Test
+    void aFormatCutShortLeavesNoStoreRatherThanTheOldOne() throws Exception {
+        try (MetaFixture f = new MetaFixture(256)) {
+            SnapMeta old = SnapMeta.format(f.dev, 4096, 1000, 16);
+            old.tree().put(1, List.of(new SharedChunk(old.chunks().allocate(), SharingSet.of(0))));
+            old.close();
+            // Power fails at the flush after the superblocks were zeroed.
+            f.crashing.failFlushAfter(1);
+            assertThatThrownBy(() -> SnapMeta.format(f.dev, 4096, 1000, 16)).hasMessageContaining("EIO");
+            f.crashing.powerCut(i -> true);
+            assertThatThrownBy(() -> SnapMeta.open(f.dev)).hasMessageContaining("no valid superblock");
         }
     }
 }
