@@ -163,6 +163,19 @@ public final class RamDevice implements BlockDevice {
     }
 
     private int write(MemorySegment src, long srcOffset, long offset, long length) {
+        return store(src, srcOffset, offset, length);
+    }
+
+    /** WRITE_ZEROES with NO_HOLE: the range stays (or becomes) allocated. */
+    private int zeroAllocated(long offset, long length) {
+        return store(null, 0, offset, length);
+    }
+
+    /**
+     * Copies {@code length} bytes into the device at {@code offset}, allocating pages as needed;
+     * from {@code src} at {@code srcOffset}, or zeroes when {@code src} is null.
+     */
+    private int store(MemorySegment src, long srcOffset, long offset, long length) {
         long end = offset + length;
         while (offset < end) {
             int page = (int) (offset >>> PAGE_SHIFT);
@@ -178,38 +191,16 @@ public final class RamDevice implements BlockDevice {
                 if (address == 0) {
                     return Errno.ENOSPC;
                 }
-                MemorySegment.copy(src, srcOffset, MEMORY, address + inPage, n);
+                if (src == null) {
+                    MemorySegment.copy(Zeroes.PAGE, 0, MEMORY, address + inPage, n);
+                } else {
+                    MemorySegment.copy(src, srcOffset, MEMORY, address + inPage, n);
+                }
             } finally {
                 lock.unlockRead(stamp);
             }
             offset += n;
             srcOffset += n;
-        }
-        return Errno.OK;
-    }
-
-    /** WRITE_ZEROES with NO_HOLE: the range stays (or becomes) allocated. */
-    private int zeroAllocated(long offset, long length) {
-        long end = offset + length;
-        while (offset < end) {
-            int page = (int) (offset >>> PAGE_SHIFT);
-            long inPage = offset & PAGE_MASK;
-            long n = Math.min(PAGE_SIZE - inPage, end - offset);
-            StampedLock lock = lockOf(page);
-            long stamp = lock.readLock();
-            try {
-                if (closed) {
-                    return Errno.ESHUTDOWN;
-                }
-                long address = pageForWrite(page);
-                if (address == 0) {
-                    return Errno.ENOSPC;
-                }
-                MemorySegment.copy(Zeroes.PAGE, 0, MEMORY, address + inPage, n);
-            } finally {
-                lock.unlockRead(stamp);
-            }
-            offset += n;
         }
         return Errno.OK;
     }
