@@ -16,6 +16,8 @@ final class BlockHeader {
     static final int MAGIC_ANCHOR = 0x524E4341;
     static final int MAGIC_BITMAP = 0x50414D42;
     static final int MAGIC_NODE = 0x45444F4E;
+    static final int MAGIC_SNAP_HEADER = 0x48504E53;
+    static final int MAGIC_SNAP_RECORDS = 0x52504E53;
 
     private BlockHeader() {}
 

@@ -110,8 +110,8 @@ public final class Journal {
     }
 
     private void checkHome(long home, String where) throws MetadataCorruptException {
-        // Only journaled blocks may be named: the anchor, the bitmaps and the node area.
-        if (home != Superblock.ANCHOR_BLOCK && (home < superblock.storeMapStart()
+        // Only journaled blocks may be named: the anchor, the snapshot table, the bitmaps and the node area.
+        if (home != Superblock.ANCHOR_BLOCK && (home < superblock.snapTableStart()
                 || home >= superblock.nodeStart() + superblock.nodeBlocks())) {
             throw new MetadataCorruptException(where + ": home block " + home + " is not a journaled block");
         }

@@ -146,6 +146,108 @@ public final class SharingSet {
         return new SharingSet(b);
     }
 
+    /** The set of the given ids, which must be sorted ascending without repeats. */
+    public static SharingSet ofSorted(long[] ids, int count) {
+        long[] b = new long[2 * count];
+        int n = 0;
+        for (int i = 0; i < count; i++) {
+            long id = ids[i];
+            checkId(id);
+            if (n > 0 && b[n - 1] + 1 == id) {
+                b[n - 1] = id;
+            } else if (n > 0 && b[n - 1] >= id) {
+                throw new IllegalArgumentException("snapshot ids not ascending at " + id);
+            } else {
+                b[n++] = id;
+                b[n++] = id;
+            }
+        }
+        return new SharingSet(java.util.Arrays.copyOf(b, n));
+    }
+
+    /** The ids of this set that are not in {@code other}. */
+    public SharingSet minus(SharingSet other) {
+        if (other.isEmpty() || isEmpty()) {
+            return this;
+        }
+        long[] out = new long[bounds.length + other.bounds.length];
+        int n = 0;
+        int j = 0;
+        for (int i = 0; i < rangeCount(); i++) {
+            long f = first(i);
+            long l = last(i);
+            while (j < other.rangeCount() && other.last(j) < f) {
+                j++;
+            }
+            int k = j;
+            while (f <= l && k < other.rangeCount() && other.first(k) <= l) {
+                if (other.first(k) > f) {
+                    out = grow(out, n);
+                    out[n++] = f;
+                    out[n++] = other.first(k) - 1;
+                }
+                f = Math.max(f, other.last(k) + 1);
+                k++;
+            }
+            if (f <= l) {
+                out = grow(out, n);
+                out[n++] = f;
+                out[n++] = l;
+            }
+        }
+        return n == bounds.length && java.util.Arrays.equals(out, 0, n, bounds, 0, n)
+                ? this : new SharingSet(java.util.Arrays.copyOf(out, n));
+    }
+
+    /** The ids in either set. */
+    public SharingSet union(SharingSet other) {
+        SharingSet s = this;
+        for (int i = 0; i < other.rangeCount(); i++) {
+            if (other.last(i) - other.first(i) < 64) {
+                for (long id = other.first(i); id <= other.last(i); id++) {
+                    s = s.with(id);
+                }
+            } else {
+                s = s.unionRange(other.first(i), other.last(i));
+            }
+        }
+        return s;
+    }
+
+    private SharingSet unionRange(long f, long l) {
+        long[] out = new long[bounds.length + 2];
+        int n = 0;
+        boolean placed = false;
+        for (int i = 0; i < rangeCount(); i++) {
+            long a = first(i);
+            long b = last(i);
+            if (b + 1 < f) {
+                out[n++] = a;
+                out[n++] = b;
+            } else if (l + 1 < a) {
+                if (!placed) {
+                    out[n++] = f;
+                    out[n++] = l;
+                    placed = true;
+                }
+                out[n++] = a;
+                out[n++] = b;
+            } else {
+                f = Math.min(f, a);
+                l = Math.max(l, b);
+            }
+        }
+        if (!placed) {
+            out[n++] = f;
+            out[n++] = l;
+        }
+        return new SharingSet(java.util.Arrays.copyOf(out, n));
+    }
+
+    private static long[] grow(long[] a, int n) {
+        return n + 2 <= a.length ? a : java.util.Arrays.copyOf(a, a.length * 2 + 2);
+    }
+
     /** Bytes this set takes on disk: a u16 range count and two u32 per range. */
     int encodedSize() {
         return 2 + 4 * bounds.length;

@@ -15,6 +15,7 @@ public final class SnapMeta implements AutoCloseable {
     private final ChunkAllocator chunks;
     private final ChunkAllocator nodes;
     private final ExceptionTree tree;
+    private final SnapshotTable snapshots;
 
     private SnapMeta(MetaDevice dev, Journal journal) throws IOException {
         Superblock sb = journal.superblock();
@@ -25,6 +26,7 @@ public final class SnapMeta implements AutoCloseable {
         this.nodes = ChunkAllocator.open("btree nodes", blocks, sb.nodeMapStart(), sb.nodeMapBlocks(),
                 sb.nodeBlocks());
         this.tree = ExceptionTree.open(blocks, nodes, sb.nodeStart());
+        this.snapshots = SnapshotTable.open(blocks, sb.snapTableStart(), sb.snapTableBlocks());
     }
 
     /**
@@ -36,7 +38,11 @@ public final class SnapMeta implements AutoCloseable {
      */
     public static SnapMeta format(MetaDevice dev, int chunkSize, long storeChunks, long journalBlocks)
             throws IOException {
-        Superblock layout = Superblock.layout(dev.blocks(), chunkSize, storeChunks, journalBlocks);
+        return format(dev, Superblock.layout(dev.blocks(), chunkSize, storeChunks, journalBlocks));
+    }
+
+    /** Writes a new, empty store's metadata laid out as {@code layout} over {@code dev} and opens it. */
+    public static SnapMeta format(MetaDevice dev, Superblock layout) throws IOException {
         // Old superblocks go first and new ones last, so a crash during format leaves no valid
         // store rather than an old journal replayed over new maps.
         byte[] zero = new byte[MetaDevice.BLOCK_SIZE];
@@ -44,6 +50,7 @@ public final class SnapMeta implements AutoCloseable {
         dev.write(1, zero);
         dev.flush();
         ExceptionTree.format(dev);
+        SnapshotTable.format(dev, layout.snapTableStart(), layout.snapTableBlocks());
         ChunkAllocator.format(dev, layout.storeMapStart(), layout.storeMapBlocks(), layout.storeChunks());
         ChunkAllocator.format(dev, layout.nodeMapStart(), layout.nodeMapBlocks(), layout.nodeBlocks());
         dev.flush();
@@ -61,6 +68,11 @@ public final class SnapMeta implements AutoCloseable {
 
     public ExceptionTree tree() {
         return tree;
+    }
+
+    /** The snapshots of this store. */
+    public SnapshotTable snapshots() {
+        return snapshots;
     }
 
     /** Allocation of store chunks. */

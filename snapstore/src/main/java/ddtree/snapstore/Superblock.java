@@ -11,6 +11,10 @@ import java.nio.ByteBuffer;
  * @param sequence incremented at every checkpoint; decides which copy is current
  * @param checkpointBlock journal block (relative) where replay starts
  * @param checkpointSequence the sequence the first transaction there must carry
+ * @param snapTableStart first block of the snapshot table
+ * @param snapTableBlocks blocks in the snapshot table (a header block, then record blocks)
+ * @param dataStart byte offset of store chunk 0 on the store device: past the metadata when
+ *     both share one device, else 0
  */
 public record Superblock(
         long sequence,
@@ -25,9 +29,14 @@ public record Superblock(
         long nodeStart,
         long nodeBlocks,
         long checkpointBlock,
-        long checkpointSequence) {
+        long checkpointSequence,
+        long snapTableStart,
+        long snapTableBlocks,
+        long dataStart) {
 
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
+    /** Snapshot records a table holds when the caller does not say. */
+    public static final int DEFAULT_SNAPSHOT_CAPACITY = 1024;
     /** The anchor block: root of the exception tree, journaled like the rest. */
     public static final long ANCHOR_BLOCK = 2;
     static final long FIRST_FREE_BLOCK = 3;
@@ -35,10 +44,19 @@ public record Superblock(
     public static final long BITS_PER_MAP_BLOCK = (MetaDevice.BLOCK_SIZE - BlockHeader.SIZE) * 8L;
 
     /**
-     * Lays out a new store on {@code deviceBlocks} metadata blocks: the journal first, then the two
-     * bitmaps, and every remaining block for btree nodes.
+     * Lays out a new store with a {@link #DEFAULT_SNAPSHOT_CAPACITY}-snapshot table and its data on
+     * a device of its own.
      */
     public static Superblock layout(long deviceBlocks, int chunkSize, long storeChunks, long journalBlocks) {
+        return layout(deviceBlocks, chunkSize, storeChunks, journalBlocks, DEFAULT_SNAPSHOT_CAPACITY, 0);
+    }
+
+    /**
+     * Lays out a new store on {@code deviceBlocks} metadata blocks: the journal first, then the
+     * snapshot table, the two bitmaps, and every remaining block for btree nodes.
+     */
+    public static Superblock layout(long deviceBlocks, int chunkSize, long storeChunks, long journalBlocks,
+            long snapshotCapacity, long dataStart) {
         if (Integer.bitCount(chunkSize) != 1 || chunkSize < 4096 || chunkSize > (1 << 20)) {
             throw new IllegalArgumentException("chunk size " + chunkSize + " is not a power of two from 4K to 1M");
         }
@@ -48,8 +66,16 @@ public record Superblock(
         if (journalBlocks < 16) {
             throw new IllegalArgumentException("journal of " + journalBlocks + " blocks is under the minimum 16");
         }
+        if (snapshotCapacity < 1 || snapshotCapacity > SharingSet.MAX_ID) {
+            throw new IllegalArgumentException("snapshot capacity " + snapshotCapacity + " outside 1.." + SharingSet.MAX_ID);
+        }
+        if (dataStart < 0 || dataStart % MetaDevice.BLOCK_SIZE != 0) {
+            throw new IllegalArgumentException("data start " + dataStart + " is not a whole number of blocks");
+        }
         long journalStart = FIRST_FREE_BLOCK;
-        long storeMapStart = journalStart + journalBlocks;
+        long snapTableStart = journalStart + journalBlocks;
+        long snapTableBlocks = SnapshotTable.blocksFor(snapshotCapacity);
+        long storeMapStart = snapTableStart + snapTableBlocks;
         long storeMapBlocks = ceilDiv(storeChunks, BITS_PER_MAP_BLOCK);
         long nodeMapStart = storeMapStart + storeMapBlocks;
         long rest = deviceBlocks - nodeMapStart;
@@ -63,7 +89,8 @@ public record Superblock(
                     + storeMapBlocks + " bitmap blocks for " + storeChunks + " chunks");
         }
         return new Superblock(0, chunkSize, storeChunks, journalStart, journalBlocks, storeMapStart,
-                storeMapBlocks, nodeMapStart, nodeMapBlocks, nodeStart, nodeBlocks, 0, 1);
+                storeMapBlocks, nodeMapStart, nodeMapBlocks, nodeStart, nodeBlocks, 0, 1, snapTableStart,
+                snapTableBlocks, dataStart);
     }
 
     static long ceilDiv(long a, long b) {
@@ -73,7 +100,8 @@ public record Superblock(
     /** This superblock after a checkpoint that leaves the journal empty, expecting {@code nextSequence}. */
     Superblock checkpoint(long nextSequence) {
         return new Superblock(sequence + 1, chunkSize, storeChunks, journalStart, journalBlocks, storeMapStart,
-                storeMapBlocks, nodeMapStart, nodeMapBlocks, nodeStart, nodeBlocks, 0, nextSequence);
+                storeMapBlocks, nodeMapStart, nodeMapBlocks, nodeStart, nodeBlocks, 0, nextSequence, snapTableStart,
+                snapTableBlocks, dataStart);
     }
 
     /** The copy (0 or 1) this superblock is written to. */
@@ -89,6 +117,7 @@ public record Superblock(
         b.putLong(64, storeMapStart).putLong(72, storeMapBlocks).putLong(80, nodeMapStart);
         b.putLong(88, nodeMapBlocks).putLong(96, nodeStart).putLong(104, nodeBlocks);
         b.putLong(112, checkpointBlock).putLong(120, checkpointSequence);
+        b.putLong(128, snapTableStart).putLong(136, snapTableBlocks).putLong(144, dataStart);
         BlockHeader.seal(image, BlockHeader.MAGIC_SUPER, copy());
         return image;
     }
@@ -108,7 +137,7 @@ public record Superblock(
         }
         Superblock sb = new Superblock(b.getLong(24), b.getInt(32), b.getLong(40), b.getLong(48), b.getLong(56),
                 b.getLong(64), b.getLong(72), b.getLong(80), b.getLong(88), b.getLong(96), b.getLong(104),
-                b.getLong(112), b.getLong(120));
+                b.getLong(112), b.getLong(120), b.getLong(128), b.getLong(136), b.getLong(144));
         if (sb.copy() != copy) {
             throw new MetadataCorruptException("superblock at block " + copy + ": sequence " + sb.sequence
                     + " belongs in copy " + sb.copy());
@@ -122,10 +151,11 @@ public record Superblock(
      */
     void checkGeometry(long deviceBlocks) throws MetadataCorruptException {
         String where = "superblock copy " + copy() + " (sequence " + sequence + ")";
-        if (journalStart != FIRST_FREE_BLOCK || storeMapStart != journalStart + journalBlocks
+        if (journalStart != FIRST_FREE_BLOCK || snapTableStart != journalStart + journalBlocks
+                || snapTableBlocks < 2 || storeMapStart != snapTableStart + snapTableBlocks
                 || nodeMapStart != storeMapStart + storeMapBlocks || nodeStart != nodeMapStart + nodeMapBlocks) {
             throw new MetadataCorruptException(where + ": areas out of order: journal " + journalStart + "+"
-                    + journalBlocks + ", store map " + storeMapStart + "+" + storeMapBlocks + ", node map "
+                    + journalBlocks + ", snapshot table " + snapTableStart + "+" + snapTableBlocks + ", store map " + storeMapStart + "+" + storeMapBlocks + ", node map "
                     + nodeMapStart + "+" + nodeMapBlocks + ", nodes " + nodeStart);
         }
         if (nodeBlocks < 1 || nodeStart + nodeBlocks > deviceBlocks) {

@@ -1,0 +1,976 @@
+package ddtree.snapstore;
+
+import ddtree.block.Bio;
+import ddtree.block.BioCompletion;
+import ddtree.block.BlockDevice;
+import ddtree.block.BufferPool;
+import ddtree.block.Dispatch;
+import ddtree.block.Errno;
+import ddtree.block.Op;
+import ddtree.block.PooledBuffer;
+import ddtree.snapstore.SnapshotTable.Snapshot;
+import ddtree.snapstore.SnapshotTable.State;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.function.Consumer;
+import java.util.function.LongConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One origin and all its snapshots over one shared store: the ddsnap data path.
+ *
+ * <p>Origin reads, and origin writes to chunks every live snapshot already has its own copy of,
+ * go straight down on the submitter's thread. Everything that needs the metadata (a first write
+ * to a chunk since a snapshot, every snapshot read and write, and the control operations) goes to
+ * one worker thread that owns the metadata, so the tree needs no locks. The worker takes queued
+ * requests in batches: it copies each chunk out once for every snapshot that still sees the
+ * origin there, commits the batch's metadata in one journal transaction, and only then lets the
+ * batch's origin writes through. A snapshot read of a chunk still on the origin holds that chunk
+ * until it completes, so an origin write cannot change the data under it.
+ */
+public final class SnapStore implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(SnapStore.class);
+
+    /** Snapshot records a new store has room for. */
+    public static final long DEFAULT_SNAPSHOT_CAPACITY = 65_536;
+    static final long JOURNAL_BLOCKS = 1024;
+    /** Commit mid-batch before a transaction nears the journal's limit. */
+    private static final int COMMIT_AT_BLOCKS = Journal.MAX_TRANSACTION_BLOCKS / 2;
+    private static final int BATCH = 256;
+    private static final int SWEEP_CHUNKS = 128;
+    /** Node blocks kept free for the tree changes a copy-out makes; below this, snapshots are dropped. */
+    private static final long NODE_RESERVE = 32;
+
+    private final String name;
+    private final BlockDevice origin;
+    private final long originBytes;
+    private final BlockDevice store;
+    private final boolean sharedMeta;
+    private final MetaDevice metaDev;
+    private final SnapMeta meta;
+    private final int chunkSize;
+    private final int chunkShift;
+    private final long dataStart;
+    private final long logicalChunks;
+    private final Consumer<String> events;
+
+    private final ChunkBitmap covered;
+    private final OriginGate gate = new OriginGate();
+    private final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
+    private final Thread worker;
+    private final ExecutorService submitter;
+    private final DataIo io = new DataIo();
+    private final PooledBuffer chunkBuf;
+    private final PooledBuffer otherBuf;
+    private volatile boolean running = true;
+    private volatile String failure;
+
+    // Worker-owned state.
+    /** Live snapshot ids; written by the worker, read on the request path. */
+    private volatile SharingSet live = SharingSet.EMPTY;
+    private final Map<Long, int[]> originReaders = new HashMap<>();
+    private final Map<Long, ArrayDeque<Bio>> waitingWrites = new HashMap<>();
+    private final List<Bio> toRelease = new ArrayList<>();
+    private final List<Bio> toComplete = new ArrayList<>();
+    private long[] toCover = new long[64];
+    private int toCoverCount;
+    private boolean storeWritten;
+
+    private final BioCompletion gateDone = (bio, state) -> {
+        gate.done();
+        return true;
+    };
+    private final BioCompletion readDone = (bio, chunk) -> {
+        queue.add(new ReadDone(chunk));
+        return true;
+    };
+
+    private record ReadDone(long chunk) {}
+
+    private record SnapIo(long id, Bio bio) {}
+
+    private record Control(Task<?> task, CompletableFuture<Object> result) {}
+
+    @FunctionalInterface
+    private interface Task<T> {
+        T run() throws IOException, InterruptedException;
+    }
+
+    /** What a store is built from. */
+    public record Devices(BlockDevice origin, long originBytes, BlockDevice store, BlockDevice meta) {}
+
+    private SnapStore(String name, Devices d, MetaDevice metaDev, SnapMeta meta, BufferPool pool,
+            Consumer<String> events) throws IOException {
+        this.name = name;
+        this.origin = d.origin();
+        this.originBytes = d.originBytes();
+        this.store = d.store();
+        this.sharedMeta = d.meta() == null;
+        this.metaDev = metaDev;
+        this.meta = meta;
+        Superblock sb = meta.superblock();
+        this.chunkSize = sb.chunkSize();
+        this.chunkShift = Integer.numberOfTrailingZeros(chunkSize);
+        this.dataStart = sb.dataStart();
+        this.logicalChunks = (originBytes + chunkSize - 1) >>> chunkShift;
+        this.events = events;
+        this.covered = new ChunkBitmap(logicalChunks);
+        try {
+            this.chunkBuf = pool.acquire(chunkSize, true);
+            this.otherBuf = pool.acquire(chunkSize, true);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("waiting for chunk buffers");
+        }
+        recomputeLive();
+        this.submitter = Executors.newFixedThreadPool(2, r -> {
+            Thread t = new Thread(r, "ddsnap-" + name + "-io");
+            t.setDaemon(true);
+            return t;
+        });
+        this.worker = new Thread(this::work, "ddsnap-" + name);
+        this.worker.setDaemon(true);
+        this.worker.start();
+    }
+
+    /**
+     * Opens the store of an origin, formatting it first when its superblocks are blank (all zero
+     * bytes), as dm-thin does with a zeroed metadata device. Metadata lives on {@code d.meta()},
+     * or at the start of the store device when that is null.
+     *
+     * @param chunkSize the chunk size a new store gets; an existing store must have been made
+     *     with the same
+     * @param events where snapshot drops and failures are reported for subscribers
+     */
+    public static SnapStore open(String name, Devices d, int chunkSize, BufferPool pool, Consumer<String> events)
+            throws IOException {
+        return open(name, d, chunkSize, DEFAULT_SNAPSHOT_CAPACITY, pool, events);
+    }
+
+    /** Like {@link #open(String, Devices, int, BufferPool, Consumer)}, with a new store's snapshot table size. */
+    public static SnapStore open(String name, Devices d, int chunkSize, long snapshotCapacity, BufferPool pool,
+            Consumer<String> events) throws IOException {
+        BlockDevice metaDevice = d.meta() != null ? d.meta() : d.store();
+        MetaDevice md = new MetaDevice(metaDevice, pool);
+        SnapMeta meta = null;
+        try {
+            if (blank(md)) {
+                meta = SnapMeta.format(md, layoutFor(d, chunkSize, snapshotCapacity, md.blocks()));
+                LOG.info("{}: formatted a new snapshot store on {} ({} chunks of {} bytes)", name, d.store().name(),
+                        meta.superblock().storeChunks(), chunkSize);
+            } else {
+                meta = SnapMeta.open(md);
+            }
+            Superblock sb = meta.superblock();
+            if (sb.chunkSize() != chunkSize) {
+                throw new IOException(name + ": the store on " + d.store().name() + " has chunk size "
+                        + sb.chunkSize() + ", not " + chunkSize);
+            }
+            if ((d.meta() == null) != (sb.dataStart() > 0)) {
+                throw new IOException(name + ": the store on " + d.store().name() + " keeps its metadata "
+                        + (sb.dataStart() > 0 ? "on the store device" : "on a device of its own")
+                        + ", but the table says otherwise");
+            }
+            if (sb.dataStart() + sb.storeChunks() * chunkSize > d.store().size()) {
+                throw new IOException(name + ": the store's " + sb.storeChunks() + " chunks do not fit "
+                        + d.store().name() + " (" + d.store().size() + " bytes)");
+            }
+            return new SnapStore(name, d, md, meta, pool, events);
+        } catch (IOException | RuntimeException e) {
+            md.close();
+            throw e;
+        }
+    }
+
+    private static boolean blank(MetaDevice md) throws IOException {
+        byte[] b = new byte[MetaDevice.BLOCK_SIZE];
+        for (long copy = 0; copy < Math.min(2, md.blocks()); copy++) {
+            md.read(copy, b);
+            for (byte x : b) {
+                if (x != 0) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    /** The layout of a new store: with metadata in front of the data when they share a device. */
+    static Superblock layoutFor(Devices d, int chunkSize, long capacity, long metaDeviceBlocks) {
+        if (d.meta() != null) {
+            return Superblock.layout(metaDeviceBlocks, chunkSize, d.store().size() / chunkSize, JOURNAL_BLOCKS,
+                    capacity, 0);
+        }
+        long chunksAll = d.store().size() / chunkSize;
+        long tableBlocks = SnapshotTable.blocksFor(capacity);
+        // Exceptions take about 24 bytes in half-full nodes: one node block per 16 chunks is ample.
+        long metaBlocks = 3 + JOURNAL_BLOCKS + tableBlocks + 2 * (chunksAll / Superblock.BITS_PER_MAP_BLOCK + 1)
+                + chunksAll / 16 + 256;
+        long metaBytes = (metaBlocks * MetaDevice.BLOCK_SIZE + chunkSize - 1) / chunkSize * chunkSize;
+        long dataChunks = (d.store().size() - metaBytes) / chunkSize;
+        if (dataChunks < 1) {
+            throw new IllegalArgumentException("store device " + d.store().name() + " of " + d.store().size()
+                    + " bytes has no room for data after " + metaBytes + " bytes of metadata");
+        }
+        return Superblock.layout(metaBytes / MetaDevice.BLOCK_SIZE, chunkSize, dataChunks, JOURNAL_BLOCKS,
+                capacity, metaBytes);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public int chunkSize() {
+        return chunkSize;
+    }
+
+    public long originBytes() {
+        return originBytes;
+    }
+
+    /** Why the store stopped serving, or null while it is healthy. */
+    public String failure() {
+        return failure;
+    }
+
+    // ---- the data path ----
+
+    /**
+     * Serves a bio for the origin, its offset relative to the origin's start. A bio must not cross
+     * a chunk boundary; the target above splits at {@link #chunkSize()}.
+     */
+    public void mapOrigin(Bio bio) {
+        if (bio.op().modifies()) {
+            long chunk = bio.offset() >>> chunkShift;
+            if ((live.isEmpty() || covered.get(chunk)) && gate.enter()) {
+                // Checked again inside the gate: a snapshot taken meanwhile changes the answer.
+                if (live.isEmpty() || covered.get(chunk)) {
+                    bio.pushCompletion(gateDone, 0);
+                    Dispatch.submit(origin, bio);
+                    return;
+                }
+                gate.done();
+            }
+            queue.add(bio);
+            return;
+        }
+        Dispatch.submit(origin, bio);
+    }
+
+    /** Serves a bio for snapshot {@code id}, its offset relative to the snapshot's start. */
+    public void mapSnapshot(long id, Bio bio) {
+        if (!running) {
+            bio.complete(Errno.ESHUTDOWN);
+            return;
+        }
+        queue.add(new SnapIo(id, bio));
+    }
+
+    // ---- control, run on the worker between batches ----
+
+    /** Takes a snapshot: every origin write completed before this call is in it, none started after. */
+    public Snapshot createSnapshot(String snapName, boolean writable, int priority, long guid) throws IOException {
+        SnapshotTable.checkName(snapName);
+        return call(() -> {
+            gate.close();
+            try {
+                Snapshot s = meta.snapshots().create(snapName, writable, priority, System.currentTimeMillis(),
+                        guid != 0 ? guid : newGuid());
+                commit();
+                recomputeLive();
+                covered.clearAll();
+                LOG.info("{}: snapshot '{}' (id {}) taken", name, snapName, s.id());
+                return s;
+            } finally {
+                gate.open();
+            }
+        });
+    }
+
+    /** Deletes a snapshot; the chunks only it held are freed in the background. */
+    public void deleteSnapshot(String snapName) throws IOException {
+        call(() -> {
+            Snapshot s = find(snapName);
+            if (s.state() == State.DROPPED) {
+                meta.snapshots().remove(s.id());
+            } else if (s.state().sweeping()) {
+                throw new IOException("snapshot '" + snapName + "' is already being deleted");
+            } else {
+                meta.snapshots().update(s.withState(State.DELETING, System.currentTimeMillis()));
+            }
+            commit();
+            recomputeLive();
+            LOG.info("{}: snapshot '{}' deleted", name, snapName);
+            return null;
+        });
+    }
+
+    public void setPriority(String snapName, int priority) throws IOException {
+        call(() -> {
+            meta.snapshots().update(find(snapName).withPriority(priority));
+            commit();
+            return null;
+        });
+    }
+
+    /** A snapshot's record, if there is one by that name. */
+    public Optional<Snapshot> snapshot(String snapName) throws IOException {
+        return call(() -> meta.snapshots().byName(snapName));
+    }
+
+    /** Every snapshot record, in creation order. */
+    public List<Snapshot> snapshots() throws IOException {
+        return call(() -> meta.snapshots().all());
+    }
+
+    /** Each snapshot with the chunks only it holds and the chunks it shares with others. */
+    public List<SnapshotUsage> usage() throws IOException {
+        return call(this::computeUsage);
+    }
+
+    public StoreStatus status() throws IOException {
+        return call(this::computeStatus);
+    }
+
+    /**
+     * Makes the origin hold snapshot {@code snapName}'s contents. Other snapshots keep theirs:
+     * chunks they still shared with the origin are copied out first.
+     */
+    public void revert(String snapName) throws IOException {
+        call(() -> {
+            Snapshot s = find(snapName);
+            if (s.state() != State.LIVE) {
+                throw new IOException("snapshot '" + snapName + "' is " + s.state().name().toLowerCase());
+            }
+            gate.close();
+            try {
+                revertTo(s.id());
+            } finally {
+                gate.open();
+            }
+            LOG.info("{}: origin reverted to snapshot '{}'", name, snapName);
+            return null;
+        });
+    }
+
+    /**
+     * Reports, in increasing order, each logical chunk in {@code [fromChunk, toChunk)} whose data
+     * may differ between {@code a} and {@code b} (snapshot ids; 0 is the origin). Chunks where
+     * both read the same place are left out.
+     */
+    public void changedChunks(long a, long b, long fromChunk, long toChunk, LongConsumer out) throws IOException {
+        call(() -> {
+            meta.tree().forEach(fromChunk, (chunk, exceptions) -> {
+                if (chunk >= toChunk) {
+                    return false;
+                }
+                if (source(exceptions, a) != source(exceptions, b)) {
+                    out.accept(chunk);
+                }
+                return true;
+            });
+            return null;
+        });
+    }
+
+    private static long source(List<SharedChunk> exceptions, long id) {
+        if (id != 0) {
+            for (SharedChunk c : exceptions) {
+                if (c.sharers().contains(id)) {
+                    return c.storeChunk();
+                }
+            }
+        }
+        return -1;
+    }
+
+    /** Waits until every queued request and pending deletion sweep has been handled. */
+    public void settle() throws IOException {
+        while (true) {
+            boolean sweeping = call(() -> sweepTarget() != null);
+            if (!sweeping) {
+                return;
+            }
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException();
+            }
+        }
+    }
+
+    private Snapshot find(String snapName) throws IOException {
+        return meta.snapshots().byName(snapName)
+                .orElseThrow(() -> new IOException("volume " + name + " has no snapshot '" + snapName + "'"));
+    }
+
+    private static long newGuid() {
+        long g;
+        do {
+            g = java.util.concurrent.ThreadLocalRandom.current().nextLong();
+        } while (g == 0);
+        return g;
+    }
+
+    @SuppressWarnings("unchecked")
+    private <T> T call(Task<T> task) throws IOException {
+        if (!running) {
+            throw new IOException(name + ": the snapshot store is closed");
+        }
+        if (Thread.currentThread() == worker) {
+            try {
+                return task.run();
+            } catch (InterruptedException e) {
+                throw new InterruptedIOException();
+            }
+        }
+        CompletableFuture<Object> f = new CompletableFuture<>();
+        queue.add(new Control(task, f));
+        try {
+            return (T) f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("waiting for " + name + "'s snapshot store");
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof IOException io) {
+                throw new IOException(io.getMessage(), io);
+            }
+            if (c instanceof IllegalArgumentException ia) {
+                throw new IOException(ia.getMessage(), ia);
+            }
+            throw new IOException(name + ": " + c, c);
+        }
+    }
+
+    // ---- the worker ----
+
+    private void work() {
+        List<Object> batch = new ArrayList<>(BATCH);
+        while (running || !queue.isEmpty()) {
+            try {
+                Object first = sweepTarget() != null && failure == null ? queue.poll() : queue.poll(200,
+                        java.util.concurrent.TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    if (failure == null && sweepTarget() != null) {
+                        sweepStep();
+                    }
+                    continue;
+                }
+                batch.add(first);
+                queue.drainTo(batch, BATCH - 1);
+                for (Object w : batch) {
+                    handle(w);
+                }
+                finishBatch();
+            } catch (InterruptedException e) {
+                if (!running) {
+                    break;
+                }
+            } catch (IOException | RuntimeException e) {
+                fail(e);
+            } finally {
+                batch.clear();
+            }
+        }
+    }
+
+    private void handle(Object w) throws IOException, InterruptedException {
+        if (failure != null) {
+            refuse(w);
+            return;
+        }
+        switch (w) {
+            case Bio bio -> originWrite(bio);
+            case SnapIo s -> snapshotIo(s.id(), s.bio());
+            case ReadDone r -> readDone(r.chunk());
+            case Control c -> {
+                finishBatch();
+                try {
+                    c.result().complete(c.task().run());
+                } catch (IOException | InterruptedException | RuntimeException e) {
+                    c.result().completeExceptionally(e);
+                }
+                if (meta.uncommittedBlocks() > 0) {
+                    commit();
+                }
+            }
+            default -> throw new IllegalStateException("unexpected work " + w);
+        }
+    }
+
+    private void refuse(Object w) {
+        switch (w) {
+            case Bio bio -> bio.complete(Errno.EIO);
+            case SnapIo s -> s.bio().complete(Errno.EIO);
+            case Control c -> c.result().completeExceptionally(new IOException(name + ": " + failure));
+            default -> { }
+        }
+    }
+
+    private void fail(Exception e) {
+        if (failure == null) {
+            failure = "the snapshot store failed and serves no more I/O until it is reopened: " + e.getMessage();
+            LOG.error("{}: {}", name, failure, e);
+            events.accept("store failed: " + e.getMessage());
+        }
+        for (Bio b : toRelease) {
+            b.complete(Errno.EIO);
+        }
+        for (Bio b : toComplete) {
+            b.complete(Errno.EIO);
+        }
+        toRelease.clear();
+        toComplete.clear();
+        toCoverCount = 0;
+        for (ArrayDeque<Bio> q : waitingWrites.values()) {
+            q.forEach(b -> b.complete(Errno.EIO));
+        }
+        waitingWrites.clear();
+    }
+
+    /** Commits the batch's metadata, then lets its writes through and completes its requests. */
+    private void finishBatch() throws IOException {
+        if (meta.uncommittedBlocks() > 0) {
+            commit();
+        }
+        for (int i = 0; i < toCoverCount; i++) {
+            covered.set(toCover[i]);
+        }
+        toCoverCount = 0;
+        for (Bio b : toRelease) {
+            gate.enterAlways();
+            b.pushCompletion(gateDone, 0);
+            Dispatch.submit(origin, b);
+        }
+        toRelease.clear();
+        for (Bio b : toComplete) {
+            b.complete(Errno.OK);
+        }
+        toComplete.clear();
+    }
+
+    private void commit() throws IOException {
+        if (storeWritten && !sharedMeta) {
+            io.flush(store); // copied data first, then the metadata that points at it
+        }
+        storeWritten = false;
+        meta.commit();
+    }
+
+    private void commitIfLarge() throws IOException {
+        if (meta.uncommittedBlocks() >= COMMIT_AT_BLOCKS) {
+            finishBatch();
+        }
+    }
+
+    private void recomputeLive() {
+        List<Snapshot> all = meta.snapshots().all();
+        long[] ids = new long[all.size()];
+        int n = 0;
+        for (Snapshot s : all) {
+            if (s.state() == State.LIVE) {
+                ids[n++] = s.id();
+            }
+        }
+        live = SharingSet.ofSorted(ids, n);
+    }
+
+    private void originWrite(Bio bio) throws IOException {
+        long chunk = bio.offset() >>> chunkShift;
+        int[] readers = originReaders.get(chunk);
+        if (readers != null) {
+            waitingWrites.computeIfAbsent(chunk, k -> new ArrayDeque<>()).add(bio);
+            return;
+        }
+        try {
+            copyOut(chunk);
+        } catch (IOException e) {
+            LOG.error("{}: copy-out of chunk {} failed; the origin write is refused", name, chunk, e);
+            bio.complete(Errno.EIO);
+            return;
+        }
+        toRelease.add(bio);
+        commitIfLarge();
+    }
+
+    /**
+     * Gives every live snapshot that still reads {@code chunk} from the origin a copy of it, as one
+     * exception they all share. When the store is full, drops snapshots by policy until it fits.
+     */
+    private void copyOut(long chunk) throws IOException {
+        if (covered.get(chunk)) {
+            return;
+        }
+        while (true) {
+            List<SharedChunk> exceptions = meta.tree().lookup(chunk);
+            SharingSet need = live;
+            for (SharedChunk c : exceptions) {
+                need = need.minus(c.sharers());
+            }
+            if (need.isEmpty()) {
+                cover(chunk);
+                return;
+            }
+            if (meta.chunks().free() == 0 || meta.nodeBlocks().free() < NODE_RESERVE) {
+                dropForSpace();
+                continue;
+            }
+            long n = meta.chunks().allocate();
+            int len = chunkLength(chunk);
+            io.read(origin, chunk << chunkShift, len, chunkBuf, 0);
+            io.write(store, storeOffset(n), len, chunkBuf, 0);
+            storeWritten = true;
+            List<SharedChunk> updated = new ArrayList<>(exceptions);
+            updated.add(new SharedChunk(n, need));
+            meta.tree().put(chunk, updated);
+            cover(chunk);
+            return;
+        }
+    }
+
+    private void cover(long chunk) {
+        if (toCoverCount == toCover.length) {
+            toCover = Arrays.copyOf(toCover, toCoverCount * 2);
+        }
+        toCover[toCoverCount++] = chunk;
+    }
+
+    /** The full-store policy: drop the live snapshot of lowest priority, oldest first, and reclaim. */
+    private void dropForSpace() throws IOException {
+        Snapshot victim = null;
+        for (Snapshot s : meta.snapshots().all()) {
+            if (s.state() == State.LIVE && (victim == null || s.priority() < victim.priority())) {
+                victim = s;
+            }
+        }
+        if (victim == null) {
+            throw new NoSpaceException(name + ": the store is full and holds no snapshot to drop");
+        }
+        meta.snapshots().update(victim.withState(State.DROPPING, System.currentTimeMillis()));
+        recomputeLive();
+        String why = meta.chunks().free() == 0 ? "the store is full" : "the metadata area is nearly full";
+        LOG.warn("{}: {}: dropped snapshot '{}' (id {}, priority {}) to keep the origin's writes", name, why,
+                victim.name(), victim.id(), victim.priority());
+        events.accept("snapshot " + victim.name() + " dropped: " + why);
+        finishBatch();
+        while (sweepTarget() != null) {
+            sweepStep();
+        }
+    }
+
+    private int chunkLength(long chunk) {
+        return (int) Math.min(chunkSize, originBytes - (chunk << chunkShift));
+    }
+
+    private long storeOffset(long storeChunk) {
+        return dataStart + (storeChunk << chunkShift);
+    }
+
+    private void readDone(long chunk) throws IOException {
+        int[] readers = originReaders.get(chunk);
+        if (readers == null || --readers[0] > 0) {
+            return;
+        }
+        originReaders.remove(chunk);
+        ArrayDeque<Bio> waiting = waitingWrites.remove(chunk);
+        if (waiting != null) {
+            for (Bio b : waiting) {
+                originWrite(b);
+            }
+        }
+    }
+
+    private void snapshotIo(long id, Bio bio) throws IOException {
+        Snapshot s = meta.snapshots().byId(id).orElse(null);
+        if (s == null || s.state() != State.LIVE) {
+            bio.complete(Errno.EIO);
+            return;
+        }
+        if (bio.op() == Op.FLUSH) {
+            submitter.execute(() -> Dispatch.submit(store, bio));
+            return;
+        }
+        if (bio.offset() + bio.length() > originBytes) {
+            bio.complete(bio.op().modifies() ? Errno.ENOSPC : Errno.EINVAL);
+            return;
+        }
+        long chunk = bio.offset() >>> chunkShift;
+        int within = (int) (bio.offset() & (chunkSize - 1));
+        List<SharedChunk> exceptions = meta.tree().lookup(chunk);
+        SharedChunk mine = null;
+        for (SharedChunk c : exceptions) {
+            if (c.sharers().contains(id)) {
+                mine = c;
+            }
+        }
+        if (!bio.op().modifies()) {
+            if (mine != null) {
+                bio.remap(storeOffset(mine.storeChunk()) + within);
+                submitter.execute(() -> Dispatch.submit(store, bio));
+            } else {
+                originReaders.computeIfAbsent(chunk, k -> new int[1])[0]++;
+                bio.pushCompletion(readDone, chunk);
+                submitter.execute(() -> Dispatch.submit(origin, bio));
+            }
+            return;
+        }
+        if (!s.writable()) {
+            bio.complete(Errno.EPERM);
+            return;
+        }
+        if (mine != null && mine.sharers().size() == 1) {
+            // Its own chunk: write in place, no metadata to change.
+            bio.remap(storeOffset(mine.storeChunk()) + within);
+            submitter.execute(() -> Dispatch.submit(store, bio));
+            return;
+        }
+        if (meta.chunks().free() == 0 || meta.nodeBlocks().free() < NODE_RESERVE) {
+            bio.complete(Errno.ENOSPC); // a snapshot's own writes never drop other snapshots
+            return;
+        }
+        int len = chunkLength(chunk);
+        if (mine != null) {
+            io.read(store, storeOffset(mine.storeChunk()), len, chunkBuf, 0);
+        } else {
+            io.read(origin, chunk << chunkShift, len, chunkBuf, 0);
+        }
+        MemorySegment buf = chunkBuf.segment();
+        if (bio.op() == Op.WRITE) {
+            MemorySegment.copy(bio.buffer().segment(), bio.bufferOffset(), buf, within, bio.length());
+        } else {
+            buf.asSlice(within, bio.length()).fill((byte) 0);
+        }
+        long n = meta.chunks().allocate();
+        io.write(store, storeOffset(n), len, chunkBuf, 0);
+        storeWritten = true;
+        List<SharedChunk> updated = new ArrayList<>();
+        for (SharedChunk c : exceptions) {
+            if (c == mine) {
+                SharingSet rest = c.sharers().without(id);
+                if (!rest.isEmpty()) {
+                    updated.add(new SharedChunk(c.storeChunk(), rest));
+                }
+            } else {
+                updated.add(c);
+            }
+        }
+        updated.add(new SharedChunk(n, SharingSet.of(id)));
+        meta.tree().put(chunk, updated);
+        toComplete.add(bio);
+        commitIfLarge();
+    }
+
+    // ---- deletion sweep ----
+
+    private Snapshot sweepTarget() {
+        for (Snapshot s : meta.snapshots().all()) {
+            if (s.state().sweeping()) {
+                return s;
+            }
+        }
+        return null;
+    }
+
+    /** One bounded, committed step of freeing the chunks a deleted or dropped snapshot held. */
+    private void sweepStep() throws IOException {
+        Snapshot s = sweepTarget();
+        long next = meta.tree().removeSnapshot(s.id(), s.sweepFrom(), SWEEP_CHUNKS, meta.chunks()::free);
+        if (next >= 0) {
+            meta.snapshots().update(s.withSweepFrom(next));
+        } else if (s.state() == State.DELETING) {
+            meta.snapshots().remove(s.id());
+            LOG.info("{}: snapshot '{}' (id {}) reclaimed", name, s.name(), s.id());
+        } else {
+            meta.snapshots().update(s.withState(State.DROPPED, s.changedMillis()));
+        }
+        commit();
+    }
+
+    // ---- revert ----
+
+    private void revertTo(long id) throws IOException, InterruptedException {
+        long from = 0;
+        while (from >= 0) {
+            List<long[]> work = new ArrayList<>();
+            long[] next = {-1};
+            meta.tree().forEach(from, (chunk, exceptions) -> {
+                if (work.size() == 64) {
+                    next[0] = chunk;
+                    return false;
+                }
+                long src = source(exceptions, id);
+                if (src >= 0) {
+                    work.add(new long[] {chunk, src});
+                }
+                return true;
+            });
+            // The copy-outs commit before any origin chunk is overwritten.
+            for (long[] w : work) {
+                copyOut(w[0]);
+            }
+            finishBatch();
+            awaitOriginReaders();
+            for (long[] w : work) {
+                int len = chunkLength(w[0]);
+                io.read(store, storeOffset(w[1]), len, otherBuf, 0);
+                io.write(origin, w[0] << chunkShift, len, otherBuf, 0);
+            }
+            from = next[0];
+        }
+        io.flush(origin);
+    }
+
+    /**
+     * Waits for snapshot reads of origin chunks to complete, handling their completions here and
+     * putting other queued work back, so the worker may overwrite origin chunks itself.
+     */
+    private void awaitOriginReaders() throws IOException, InterruptedException {
+        List<Object> later = new ArrayList<>();
+        while (!originReaders.isEmpty()) {
+            Object w = queue.take();
+            if (w instanceof ReadDone r) {
+                readDone(r.chunk());
+            } else {
+                later.add(w);
+            }
+        }
+        finishBatch();
+        queue.addAll(later);
+    }
+
+    // ---- figures ----
+
+    private List<SnapshotUsage> computeUsage() throws IOException {
+        List<Snapshot> all = meta.snapshots().all();
+        long[] ids = new long[all.size()];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = all.get(i).id();
+        }
+        long[] unique = new long[ids.length];
+        long[] sharedDiff = new long[ids.length + 1];
+        meta.tree().forEach(0, (chunk, exceptions) -> {
+            for (SharedChunk c : exceptions) {
+                SharingSet s = c.sharers();
+                if (s.size() == 1) {
+                    int i = Arrays.binarySearch(ids, s.first(0));
+                    if (i >= 0) {
+                        unique[i]++;
+                    }
+                    continue;
+                }
+                for (int r = 0; r < s.rangeCount(); r++) {
+                    int lo = lowerBound(ids, s.first(r));
+                    int hi = lowerBound(ids, s.last(r) + 1);
+                    sharedDiff[lo]++;
+                    sharedDiff[hi]--;
+                }
+            }
+            return true;
+        });
+        List<SnapshotUsage> out = new ArrayList<>(all.size());
+        long shared = 0;
+        for (int i = 0; i < ids.length; i++) {
+            shared += sharedDiff[i];
+            out.add(new SnapshotUsage(all.get(i), unique[i], shared));
+        }
+        return out;
+    }
+
+    private static int lowerBound(long[] a, long key) {
+        int i = Arrays.binarySearch(a, key);
+        return i >= 0 ? i : -i - 1;
+    }
+
+    private StoreStatus computeStatus() throws IOException {
+        long[] histogram = new long[33];
+        long[] exceptions = {0};
+        meta.tree().forEach(0, (chunk, list) -> {
+            for (SharedChunk c : list) {
+                histogram[64 - Long.numberOfLeadingZeros(c.sharers().size() - 1)]++;
+                exceptions[0]++;
+            }
+            return true;
+        });
+        Map<String, Long> buckets = new java.util.LinkedHashMap<>();
+        for (int b = 0; b < histogram.length; b++) {
+            if (histogram[b] > 0) {
+                long lo = b == 0 ? 1 : (1L << (b - 1)) + 1;
+                long hi = 1L << b;
+                buckets.put(lo == hi ? String.valueOf(lo) : lo + "-" + hi, histogram[b]);
+            }
+        }
+        Superblock sb = meta.superblock();
+        List<Snapshot> all = meta.snapshots().all();
+        List<Snapshot> dropped = all.stream().filter(s -> s.state() == State.DROPPED || s.state() == State.DROPPING).toList();
+        long liveCount = all.stream().filter(s -> s.state() == State.LIVE).count();
+        long deleting = all.stream().filter(s -> s.state() == State.DELETING).count();
+        return new StoreStatus(chunkSize, originBytes, sb.storeChunks(), sb.storeChunks() - meta.chunks().free(),
+                sb.nodeBlocks(), sb.nodeBlocks() - meta.nodeBlocks().free(), sb.journalBlocks(), liveCount, deleting,
+                dropped, exceptions[0], buckets, failure);
+    }
+
+    // ---- shutdown ----
+
+    /** Finishes queued work, checkpoints the metadata and stops the worker. */
+    @Override
+    public void close() throws IOException {
+        if (!running) {
+            return;
+        }
+        try {
+            call(() -> {
+                finishBatch();
+                return null;
+            });
+        } catch (IOException e) {
+            LOG.warn("{}: {}", name, e.getMessage());
+        }
+        running = false;
+        worker.interrupt();
+        try {
+            worker.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        submitter.shutdown();
+        try {
+            if (failure == null) {
+                meta.close();
+            }
+        } finally {
+            chunkBuf.release();
+            otherBuf.release();
+            metaDev.close();
+        }
+    }
+
+    /** A snapshot with the chunks only it holds ({@code unique}) and those it shares ({@code shared}). */
+    public record SnapshotUsage(Snapshot snapshot, long unique, long shared) {}
+
+    /**
+     * The store's figures for {@code ddsnap status}.
+     *
+     * @param sharing exceptions by how many snapshots share them ("1", "2", "3-4", "5-8", ...)
+     */
+    public record StoreStatus(int chunkSize, long originBytes, long storeChunks, long storeChunksUsed,
+            long metaBlocks, long metaBlocksUsed, long journalBlocks, long liveSnapshots, long deletingSnapshots,
+            List<Snapshot> dropped, long exceptions, Map<String, Long> sharing, String failure) {}
+}

@@ -1,0 +1,238 @@
+package ddtree.snapstore;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ddtree.block.BufferPool;
+import ddtree.block.DeviceIo;
+import ddtree.block.Errno;
+import ddtree.block.device.RamDevice;
+import ddtree.snapstore.SnapshotTable.Snapshot;
+import ddtree.snapstore.SnapshotTable.State;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The store's data path against byte-array models of the origin and every snapshot. */
+class SnapStoreTest {
+    static final int CHUNK = 4096;
+    static final long ORIGIN = 64 * CHUNK;
+
+    final BufferPool pool = new BufferPool(64L << 20, 8L << 20);
+    final RamDevice origin = new RamDevice("origin", ORIGIN);
+    final List<String> events = new CopyOnWriteArrayList<>();
+    RamDevice storeDev = new RamDevice("store", 32L << 20);
+
+    SnapStore open() throws Exception {
+        return SnapStore.open("vol", new SnapStore.Devices(origin, ORIGIN, storeDev, null), CHUNK, 1024, pool,
+                events::add);
+    }
+
+    static final class Model {
+        final byte[] origin = new byte[(int) ORIGIN];
+        final Map<String, byte[]> snaps = new LinkedHashMap<>();
+        final Map<String, Boolean> writable = new LinkedHashMap<>();
+    }
+
+    @ParameterizedTest(name = "seed {0}")
+    @ValueSource(longs = {1, 2, 3, 4, 5, 6})
+    void originAndSnapshotsMatchTheModelThroughReopen(long seed) throws Exception {
+        Random rnd = new Random(seed);
+        Model m = new Model();
+        SnapStore store = open();
+        try {
+            for (int op = 0; op < 600; op++) {
+                int what = rnd.nextInt(100);
+                if (what < 50) {
+                    int off = rnd.nextInt((int) ORIGIN);
+                    int len = 1 + rnd.nextInt(Math.min(CHUNK - off % CHUNK, 3000));
+                    byte[] data = DeviceIo.pattern(len, rnd.nextInt());
+                    assertThat(new DeviceIo(new StoreView(store, 0)).write(off, data)).isZero();
+                    System.arraycopy(data, 0, m.origin, off, len);
+                } else if (what < 58 && m.snaps.size() < 12) {
+                    String name = "s" + op;
+                    boolean w = rnd.nextBoolean();
+                    store.createSnapshot(name, w, rnd.nextInt(3), 0);
+                    m.snaps.put(name, m.origin.clone());
+                    m.writable.put(name, w);
+                } else if (what < 70 && !m.snaps.isEmpty()) {
+                    String name = pick(rnd, m);
+                    Snapshot s = store.snapshot(name).orElseThrow();
+                    int off = rnd.nextInt((int) ORIGIN);
+                    int len = 1 + rnd.nextInt(CHUNK - off % CHUNK);
+                    byte[] data = DeviceIo.pattern(len, rnd.nextInt());
+                    int status = new DeviceIo(new StoreView(store, s.id())).write(off, data);
+                    if (m.writable.get(name)) {
+                        assertThat(Errno.name(status)).isEqualTo("OK");
+                        System.arraycopy(data, 0, m.snaps.get(name), off, len);
+                    } else {
+                        assertThat(Errno.name(status)).isEqualTo("EPERM");
+                    }
+                } else if (what < 74 && !m.snaps.isEmpty()) {
+                    String name = pick(rnd, m);
+                    store.deleteSnapshot(name);
+                    m.snaps.remove(name);
+                    m.writable.remove(name);
+                } else if (what < 76) {
+                    store.close();
+                    store = open();
+                } else if (!m.snaps.isEmpty() || what < 90) {
+                    verify(store, m, rnd);
+                }
+            }
+            store.settle();
+            verifyAll(store, m);
+            store.close();
+            store = open();
+            verifyAll(store, m);
+            store.settle();
+            assertThat(store.snapshots()).extracting(Snapshot::name).containsExactlyElementsOf(m.snaps.keySet());
+        } finally {
+            store.close();
+        }
+    }
+
+    private static String pick(Random rnd, Model m) {
+        List<String> names = new ArrayList<>(m.snaps.keySet());
+        return names.get(rnd.nextInt(names.size()));
+    }
+
+    private static void verify(SnapStore store, Model m, Random rnd) throws Exception {
+        int off = rnd.nextInt((int) ORIGIN);
+        int len = 1 + rnd.nextInt(CHUNK - off % CHUNK);
+        assertThat(new DeviceIo(new StoreView(store, 0)).read(off, len))
+                .isEqualTo(Arrays.copyOfRange(m.origin, off, off + len));
+        for (Map.Entry<String, byte[]> e : m.snaps.entrySet()) {
+            long id = store.snapshot(e.getKey()).orElseThrow().id();
+            assertThat(new DeviceIo(new StoreView(store, id)).read(off, len)).as("snapshot %s at %d+%d", e.getKey(), off, len)
+                    .isEqualTo(Arrays.copyOfRange(e.getValue(), off, off + len));
+        }
+    }
+
+    private static void verifyAll(SnapStore store, Model m) throws Exception {
+        for (long c = 0; c < ORIGIN / CHUNK; c++) {
+            int off = (int) (c * CHUNK);
+            assertThat(new DeviceIo(new StoreView(store, 0)).read(off, CHUNK)).as("origin chunk %d", c)
+                    .isEqualTo(Arrays.copyOfRange(m.origin, off, off + CHUNK));
+            for (Map.Entry<String, byte[]> e : m.snaps.entrySet()) {
+                long id = store.snapshot(e.getKey()).orElseThrow().id();
+                assertThat(new DeviceIo(new StoreView(store, id)).read(off, CHUNK))
+                        .as("snapshot %s chunk %d", e.getKey(), c)
+                        .isEqualTo(Arrays.copyOfRange(e.getValue(), off, off + CHUNK));
+            }
+        }
+    }
+
+    @Test
+    void oneCopyOutServesEverySnapshotThatSharesTheChunk() throws Exception {
+        try (SnapStore store = open()) {
+            DeviceIo io = new DeviceIo(new StoreView(store, 0));
+            byte[] before = DeviceIo.pattern(CHUNK, 1);
+            io.write(0, before);
+            for (int i = 0; i < 100; i++) {
+                store.createSnapshot("s" + i, false, 0, 0);
+            }
+            io.write(0, DeviceIo.pattern(CHUNK, 2));
+            SnapStore.StoreStatus st = store.status();
+            assertThat(st.storeChunksUsed()).isEqualTo(1);
+            assertThat(st.sharing()).containsEntry("65-128", 1L);
+            List<SnapStore.SnapshotUsage> usage = store.usage();
+            assertThat(usage).allSatisfy(u -> {
+                assertThat(u.unique()).isZero();
+                assertThat(u.shared()).isEqualTo(1);
+            });
+            assertThat(new DeviceIo(new StoreView(store, 57)).read(0, CHUNK)).isEqualTo(before);
+        }
+    }
+
+    @Test
+    void deletingReclaimsOnlyWhatNoOtherSnapshotHolds() throws Exception {
+        try (SnapStore store = open()) {
+            DeviceIo io = new DeviceIo(new StoreView(store, 0));
+            store.createSnapshot("a", false, 0, 0);
+            for (int c = 0; c < 10; c++) {
+                io.write(c * CHUNK, DeviceIo.pattern(CHUNK, c));
+            }
+            store.createSnapshot("b", false, 0, 0);
+            for (int c = 0; c < 20; c++) {
+                io.write(c * CHUNK, DeviceIo.pattern(CHUNK, 100 + c));
+            }
+            assertThat(store.status().storeChunksUsed()).isEqualTo(30);
+            store.deleteSnapshot("a");
+            store.settle();
+            assertThat(store.status().storeChunksUsed()).isEqualTo(20);
+            store.deleteSnapshot("b");
+            store.settle();
+            assertThat(store.status().storeChunksUsed()).isZero();
+            assertThat(store.snapshots()).isEmpty();
+        }
+    }
+
+    @Test
+    void aFullStoreDropsTheLowestPrioritySnapshotAndKeepsTheOriginWrite() throws Exception {
+        RamDevice small = new RamDevice("store", 8 * CHUNK);
+        RamDevice metaDev = new RamDevice("meta", 8L << 20);
+        try (SnapStore store = SnapStore.open("vol", new SnapStore.Devices(origin, ORIGIN, small, metaDev), CHUNK, 1024,
+                pool, events::add)) {
+            assertThat(store.status().storeChunks()).isEqualTo(8);
+            long total = store.status().storeChunks();
+            DeviceIo io = new DeviceIo(new StoreView(store, 0));
+            store.createSnapshot("keep", false, 5, 0);
+            store.createSnapshot("cheap", false, 1, 0);
+            for (int c = 0; c < total + 4; c++) {
+                assertThat(io.write(c * CHUNK, DeviceIo.pattern(CHUNK, c))).isZero();
+            }
+            for (int c = 0; c < total + 4; c++) {
+                assertThat(io.read(c * CHUNK, CHUNK)).isEqualTo(DeviceIo.pattern(CHUNK, c));
+            }
+            assertThat(store.snapshot("cheap").orElseThrow().state()).isIn(State.DROPPED, State.DROPPING);
+            assertThat(events).anyMatch(e -> e.contains("cheap dropped"));
+            store.settle();
+            assertThat(store.status().dropped()).extracting(Snapshot::name).contains("cheap");
+            store.deleteSnapshot("cheap");
+            assertThat(store.snapshot("cheap")).isEmpty();
+        }
+    }
+
+    @Test
+    void revertMakesTheOriginTheSnapshotAndKeepsOtherSnapshots() throws Exception {
+        try (SnapStore store = open()) {
+            DeviceIo io = new DeviceIo(new StoreView(store, 0));
+            io.write(0, DeviceIo.pattern(CHUNK, 1));
+            store.createSnapshot("a", false, 0, 0);
+            io.write(0, DeviceIo.pattern(CHUNK, 2));
+            io.write(CHUNK, DeviceIo.pattern(CHUNK, 3));
+            store.createSnapshot("b", false, 0, 0);
+            store.revert("a");
+            assertThat(io.read(0, CHUNK)).isEqualTo(DeviceIo.pattern(CHUNK, 1));
+            assertThat(io.read(CHUNK, CHUNK)).isEqualTo(new byte[CHUNK]);
+            long b = store.snapshot("b").orElseThrow().id();
+            assertThat(new DeviceIo(new StoreView(store, b)).read(0, CHUNK)).isEqualTo(DeviceIo.pattern(CHUNK, 2));
+            assertThat(new DeviceIo(new StoreView(store, b)).read(CHUNK, CHUNK)).isEqualTo(DeviceIo.pattern(CHUNK, 3));
+        }
+    }
+
+    @Test
+    void badNamesAndUnknownSnapshotsAreRefusedByName() throws Exception {
+        try (SnapStore store = open()) {
+            store.createSnapshot("a", false, 0, 0);
+            assertThatThrownBy(() -> store.createSnapshot("a", false, 0, 0)).hasMessage("snapshot 'a' already exists");
+            assertThatThrownBy(() -> store.createSnapshot("x@y", false, 0, 0)).hasMessageContaining("'@'");
+            assertThatThrownBy(() -> store.deleteSnapshot("nope")).hasMessage("volume vol has no snapshot 'nope'");
+        }
+    }
+
+    @Test
+    void aStoreMadeWithAnotherChunkSizeIsRefused() throws Exception {
+        open().close();
+        assertThatThrownBy(() -> SnapStore.open("vol", new SnapStore.Devices(origin, ORIGIN, storeDev, null), 8192,
+                1024, pool, events::add)).hasMessageContaining("has chunk size 4096, not 8192");
+    }
+}
