@@ -3,7 +3,7 @@ package ddtree.block;
 /**
  * A reusable list of extents answering a block-status query: consecutive runs, each with a
  * length and flags. The flags are NBD's {@code base:allocation} bits, so they reach the wire as
- * they are.
+ * they are; in an answer from {@link StatusMaps#mapExtents} they are that map's own bits.
  */
 public final class Extents {
     /** The range is not allocated: reads return zeroes and it takes no space. */

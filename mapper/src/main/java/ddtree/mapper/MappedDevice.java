@@ -9,8 +9,11 @@ import ddtree.block.Errno;
 import ddtree.block.Extents;
 import ddtree.block.InflightBudget;
 import ddtree.block.Op;
+import ddtree.block.StatusMaps;
 import java.io.IOException;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.Optional;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
@@ -31,8 +34,11 @@ import org.slf4j.LoggerFactory;
  * that now lies past the end fails with EIO.
  *
  * <p>Which bios are in flight and which are held is {@link Admission}'s job.
+ *
+ * <p>The device offers the {@link StatusMaps} of its live table's targets: the names any of them
+ * offers, each map answered target by target, with a target that lacks the map reading as flags 0.
  */
-public final class MappedDevice implements BlockDevice {
+public final class MappedDevice implements BlockDevice, StatusMaps {
     private static final Logger LOG = LoggerFactory.getLogger(MappedDevice.class);
     /** Slots an unsplit bio needs: one for the device's in-flight step, one for its target. */
     private static final int ROOM_NEEDED = 2;
@@ -380,6 +386,53 @@ public final class MappedDevice implements BlockDevice {
             long piece = Math.min(end, t.ends[i]) - offset;
             long before = out.totalLength();
             t.targets[i].extents(rel, piece, out);
+            if (out.totalLength() - before < piece) {
+                break; // the list filled up inside this target
+            }
+            offset += piece;
+            i++;
+        }
+    }
+
+    /** The names the live table's targets list for {@code prefix}, each once, in table order. */
+    @Override
+    public List<String> listMaps(String prefix) {
+        Set<String> names = new LinkedHashSet<>();
+        for (Target target : live.targets) {
+            if (target instanceof StatusMaps m) {
+                names.addAll(m.listMaps(prefix));
+            }
+        }
+        return List.copyOf(names);
+    }
+
+    /** True if any target of the live table has the map. */
+    @Override
+    public boolean hasMap(String name) {
+        for (Target target : live.targets) {
+            if (target instanceof StatusMaps m && m.hasMap(name)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Like {@link #extents}: each target's part of the range, from the target if it has the map, else flags 0. */
+    @Override
+    public void mapExtents(String name, long offset, long length, Extents out) throws IOException {
+        Table t = live;
+        long end = Math.min(t.size, offset + length);
+        int i = offset < t.size ? t.find(offset) : t.targets.length;
+        // Not stopped by a full list: the next target's first run may still merge into the last one.
+        while (offset < end && i < t.targets.length) {
+            long rel = offset - t.starts[i];
+            long piece = Math.min(end, t.ends[i]) - offset;
+            long before = out.totalLength();
+            if (t.targets[i] instanceof StatusMaps m && m.hasMap(name)) {
+                m.mapExtents(name, rel, piece, out);
+            } else {
+                out.add(piece, 0);
+            }
             if (out.totalLength() - before < piece) {
                 break; // the list filled up inside this target
             }

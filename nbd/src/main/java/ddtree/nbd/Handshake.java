@@ -1,9 +1,14 @@
 package ddtree.nbd;
 
+import ddtree.block.StatusMaps;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,6 +27,10 @@ final class Handshake {
     /** A client that sends more than this is flooding us; the connection is closed. */
     private static final int MAX_OPTIONS = 4096;
     private static final long MAX_SKIP = 16L << 20;
+    /** The most of a device's own maps one SET_META_CONTEXT selects; each costs a reply chunk per BLOCK_STATUS. */
+    static final int MAX_MAP_CONTEXTS = 16;
+    /** The id of the first device map selected; the next ones count up from it. */
+    private static final int FIRST_MAP_ID = NbdProtocol.BASE_ALLOCATION_ID + 1;
 
     private final WireInput in;
     private final ReplyWriter out;
@@ -31,6 +40,8 @@ final class Handshake {
 
     private boolean structured;
     private boolean baseAllocation;
+    /** The device maps SET_META_CONTEXT selected; the one at index i has id FIRST_MAP_ID + i. */
+    private List<String> selectedMaps = List.of();
     /** The export SET_META_CONTEXT was for; contexts apply only if GO picks the same one. */
     private String contextExport;
     private boolean noZeroes;
@@ -145,7 +156,25 @@ final class Handshake {
         b.position(b.limit()).flip();
         out.raw(b);
         LOG.debug("{}: export '{}' by EXPORT_NAME", peer, export.name());
-        return new Session(export, structured, baseAllocation && export.name().equals(contextExport), flags);
+        return session(export, flags);
+    }
+
+    /**
+     * The session for {@code export}: the meta contexts selected apply only if they were selected
+     * for this export, and a device map only if the device still has it.
+     */
+    private Session session(Export export, int flags) {
+        boolean same = export.name().equals(contextExport);
+        List<Session.MapContext> maps = new ArrayList<>();
+        if (same && export.device() instanceof StatusMaps m) {
+            for (int i = 0; i < selectedMaps.size(); i++) {
+                String name = selectedMaps.get(i);
+                if (m.hasMap(name)) {
+                    maps.add(new Session.MapContext(FIRST_MAP_ID + i, name));
+                }
+            }
+        }
+        return new Session(export, structured, baseAllocation && same, maps, flags);
     }
 
     private void list(byte[] data) throws IOException {
@@ -227,7 +256,7 @@ final class Handshake {
             return null;
         }
         LOG.debug("{}: export '{}' by GO", peer, export.name());
-        return new Session(export, structured, baseAllocation && export.name().equals(contextExport), flags);
+        return session(export, flags);
     }
 
     private void metaContext(int option, byte[] data) throws IOException {
@@ -278,23 +307,56 @@ final class Handshake {
             reply(option, NbdProtocol.REP_ERR_UNKNOWN, "no export named '" + name + "'");
             return;
         }
-        boolean match = false;
-        if (nq == 0) {
-            match = !set; // LIST with no query lists everything; SET with none selects nothing
+        StatusMaps maps = export.get().device() instanceof StatusMaps m ? m : null;
+        Set<String> found = new LinkedHashSet<>();
+        if (nq == 0 && !set) { // LIST with no query lists everything; SET with none selects nothing
+            found.add(NbdProtocol.BASE_ALLOCATION);
+            if (maps != null) {
+                addListed(found, maps.listMaps(""));
+            }
         }
+        int selected = 0;
         for (String q : queries) {
-            match |= q.equals(NbdProtocol.BASE_ALLOCATION) || (!set && q.equals("base:"));
+            if (q.equals(NbdProtocol.BASE_ALLOCATION) || (!set && q.equals("base:"))) {
+                found.add(NbdProtocol.BASE_ALLOCATION);
+            } else if (maps != null && q.indexOf(':') > 0 && !q.startsWith("base:")) {
+                if (!set && q.endsWith(":")) { // "ddtree:", or deeper, lists what the device lists under it
+                    addListed(found, maps.listMaps(q));
+                }
+                boolean room = !set || found.contains(q) || selected < MAX_MAP_CONTEXTS;
+                if (room && maps.hasMap(q) && found.add(q) && set) {
+                    selected++;
+                }
+            }
         }
+        List<String> names = new ArrayList<>(found);
         if (set) {
-            baseAllocation = match;
+            baseAllocation = found.contains(NbdProtocol.BASE_ALLOCATION);
+            selectedMaps = names.stream().filter(n -> !n.equals(NbdProtocol.BASE_ALLOCATION)).toList();
             contextExport = export.get().name(); // so "" and the default export's name agree
         }
-        if (match) {
-            byte[] ctx = NbdProtocol.BASE_ALLOCATION.getBytes(StandardCharsets.UTF_8);
-            reply(option, NbdProtocol.REP_META_CONTEXT, ByteBuffer.allocate(4 + ctx.length)
-                    .putInt(set ? NbdProtocol.BASE_ALLOCATION_ID : 0).put(ctx).flip());
+        for (String n : names) {
+            int id = 0; // LIST: the id is reserved
+            if (set) {
+                id = n.equals(NbdProtocol.BASE_ALLOCATION)
+                        ? NbdProtocol.BASE_ALLOCATION_ID
+                        : FIRST_MAP_ID + selectedMaps.indexOf(n);
+            }
+            byte[] ctx = n.getBytes(StandardCharsets.UTF_8);
+            reply(option, NbdProtocol.REP_META_CONTEXT, ByteBuffer.allocate(4 + ctx.length).putInt(id).put(ctx).flip());
         }
         ack(option);
+    }
+
+    /** Adds the names a device listed, leaving out any that are no valid context name. */
+    private static void addListed(Set<String> found, List<String> listed) {
+        for (String n : listed) {
+            int colon = n.indexOf(':');
+            if (colon > 0 && colon < n.length() - 1 && !n.startsWith("base:")
+                    && n.getBytes(StandardCharsets.UTF_8).length <= NbdProtocol.MAX_STRING) {
+                found.add(n);
+            }
+        }
     }
 
     private void ack(int option) throws IOException {

@@ -10,6 +10,7 @@ import ddtree.block.Extents;
 import ddtree.block.InflightBudget;
 import ddtree.block.Op;
 import ddtree.block.PooledBuffer;
+import ddtree.block.StatusMaps;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.channels.ByteChannel;
@@ -60,6 +61,8 @@ public final class NbdConnection implements BioCompletion {
     private final Condition slotFreed = slotLock.newCondition();
     private final CountDownLatch closed = new CountDownLatch(1);
     private final Extents extents = new Extents(MAX_EXTENTS);
+    /** One list per device map the session selected, filled by the reader for BLOCK_STATUS. */
+    private Extents[] mapExtents = new Extents[0];
     private final Extents readExtents = new Extents(MAX_EXTENTS);
     private final Object readExtentsLock = new Object();
 
@@ -132,6 +135,10 @@ public final class NbdConnection implements BioCompletion {
             if (s.isPresent()) {
                 session = s.get();
                 device = session.export().device();
+                mapExtents = new Extents[session.maps().size()];
+                for (int i = 0; i < mapExtents.length; i++) {
+                    mapExtents[i] = new Extents(MAX_EXTENTS);
+                }
                 LOG.debug("{}: serving '{}'", peer, session.export().name());
                 completions.start("nbd-reply " + peer);
                 submitter.start("nbd-submit " + peer);
@@ -390,22 +397,60 @@ public final class NbdConnection implements BioCompletion {
         }
     }
 
+    /**
+     * Answers BLOCK_STATUS with one chunk per selected meta context: base:allocation first, then
+     * the device's maps, the last chunk marked done. Every context is asked before anything is
+     * sent, so a failure is one error chunk rather than a reply cut short.
+     */
     private void blockStatus(BlockDevice dev, long cookie, int flags, long offset, long length) throws IOException {
-        Extents e = extents;
-        e.clear();
-        try {
-            dev.extents(offset, length, e);
-        } catch (IOException ex) {
-            LOG.warn("{}: block status of {} at {}+{} failed: {}", peer, dev.name(), offset, length, ex.getMessage());
-            out.errorChunk(cookie, Errno.EIO, "block status failed: " + ex.getMessage());
-            return;
+        Session s = session;
+        boolean one = (flags & NbdProtocol.CMD_FLAG_REQ_ONE) != 0;
+        int n = mapExtents.length;
+        if (s.baseAllocation()) {
+            Extents e = extents;
+            e.clear();
+            try {
+                dev.extents(offset, length, e);
+            } catch (IOException ex) {
+                blockStatusFailed(dev, cookie, NbdProtocol.BASE_ALLOCATION, offset, length, ex);
+                return;
+            }
+            settle(e, length);
         }
+        for (int i = 0; i < n; i++) {
+            Extents e = mapExtents[i];
+            e.clear();
+            String name = s.maps().get(i).name();
+            try {
+                ((StatusMaps) dev).mapExtents(name, offset, length, e);
+            } catch (IOException ex) {
+                blockStatusFailed(dev, cookie, name, offset, length, ex);
+                return;
+            }
+            settle(e, length);
+        }
+        if (s.baseAllocation()) {
+            out.blockStatus(cookie, n == 0, NbdProtocol.BASE_ALLOCATION_ID, extents, one ? 1 : extents.count());
+        }
+        for (int i = 0; i < n; i++) {
+            Extents e = mapExtents[i];
+            out.blockStatus(cookie, i == n - 1, s.maps().get(i).id(), e, one ? 1 : e.count());
+        }
+    }
+
+    /** Cuts a block-status answer to the request; a device that reported nothing gets one run of flags 0. */
+    private static void settle(Extents e, long length) {
         e.truncate(length);
-        if (e.count() == 0) { // a device that reported nothing: say "data", which is always safe
+        if (e.count() == 0) { // for base:allocation, "data", which is always safe
             e.add(length, 0);
         }
-        int count = (flags & NbdProtocol.CMD_FLAG_REQ_ONE) != 0 ? 1 : e.count();
-        out.blockStatus(cookie, NbdProtocol.BASE_ALLOCATION_ID, e, count);
+    }
+
+    private void blockStatusFailed(BlockDevice dev, long cookie, String context, long offset, long length,
+            IOException ex) throws IOException {
+        LOG.warn("{}: block status ({}) of {} at {}+{} failed: {}", peer, context, dev.name(), offset, length,
+                ex.getMessage());
+        out.errorChunk(cookie, Errno.EIO, "block status failed: " + ex.getMessage());
     }
 
     private void reply(Session s, long cookie, int type, int errno) throws IOException {

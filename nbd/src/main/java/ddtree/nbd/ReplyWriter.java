@@ -153,8 +153,11 @@ final class ReplyWriter {
         }
     }
 
-    /** A final BLOCK_STATUS chunk with the first {@code count} extents of {@code extents}. */
-    void blockStatus(long cookie, int contextId, Extents extents, int count) throws IOException {
+    /**
+     * A BLOCK_STATUS chunk for meta context {@code contextId} with the first {@code count} extents
+     * of {@code extents}; {@code done} marks the reply's last chunk.
+     */
+    void blockStatus(long cookie, boolean done, int contextId, Extents extents, int count) throws IOException {
         lock.lock();
         try {
             checkFailed();
@@ -163,7 +166,7 @@ final class ReplyWriter {
             if (out.remaining() < 20 + len) {
                 throw new IllegalArgumentException("block status of " + count + " extents does not fit a reply");
             }
-            chunkHeader(cookie, true, NbdProtocol.REPLY_TYPE_BLOCK_STATUS, len);
+            chunkHeader(cookie, done, NbdProtocol.REPLY_TYPE_BLOCK_STATUS, len);
             out.putInt(contextId);
             for (int i = 0; i < count; i++) {
                 out.putInt((int) extents.length(i)).putInt(extents.flags(i));

@@ -29,7 +29,7 @@ final class RequestCheck {
                 }
             }
             case NbdProtocol.CMD_BLOCK_STATUS -> {
-                if (!s.baseAllocation()) {
+                if (!s.hasMetaContext()) {
                     return Errno.EINVAL;
                 }
             }
@@ -82,7 +82,7 @@ final class RequestCheck {
         if ((type == NbdProtocol.CMD_READ || type == NbdProtocol.CMD_WRITE) && length > NbdProtocol.MAX_PAYLOAD) {
             return cmd + " of " + length + " bytes exceeds the maximum payload of " + NbdProtocol.MAX_PAYLOAD;
         }
-        if (type == NbdProtocol.CMD_BLOCK_STATUS && !s.baseAllocation()) {
+        if (type == NbdProtocol.CMD_BLOCK_STATUS && !s.hasMetaContext()) {
             return "BLOCK_STATUS without a negotiated meta context";
         }
         if (length == 0) {

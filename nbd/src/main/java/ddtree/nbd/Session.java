@@ -1,13 +1,31 @@
 package ddtree.nbd;
 
+import java.util.List;
+
 /**
  * What the handshake agreed: the export, whether structured replies are on, which meta contexts
  * were selected, and the transmission flags sent to the client.
+ *
+ * @param baseAllocation {@code base:allocation} was selected (its id is {@link NbdProtocol#BASE_ALLOCATION_ID})
+ * @param maps the device's own maps that were selected, in the order their chunks are sent
  */
-record Session(Export export, boolean structuredReplies, boolean baseAllocation, int transmissionFlags) {
+record Session(Export export, boolean structuredReplies, boolean baseAllocation, List<MapContext> maps,
+        int transmissionFlags) {
+
+    /** A selected meta context that is one of the device's {@code StatusMaps}: its id and name. */
+    record MapContext(int id, String name) {}
+
+    Session {
+        maps = List.copyOf(maps);
+    }
 
     boolean hasFlag(int flag) {
         return (transmissionFlags & flag) != 0;
+    }
+
+    /** True if any meta context was selected, so BLOCK_STATUS may be asked. */
+    boolean hasMetaContext() {
+        return baseAllocation || !maps.isEmpty();
     }
 
     /** The transmission flags for {@code export}, from what its device can do. */
