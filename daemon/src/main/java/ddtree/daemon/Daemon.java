@@ -93,7 +93,7 @@ public final class Daemon implements AutoCloseable {
             NbdServerConfig nbd = new NbdServerConfig(bindTo, config.maxConnections(),
                     defaults.requestsPerConnection(), defaults.virtualThreads());
             server = new NbdServer(nbd, exports, buffers);
-            registry = new DeviceRegistry(TargetTypes.builtin(), buffers, exports, DeviceRegistry.openCounts(server),
+            registry = new DeviceRegistry(ddtree.ddsnap.DdsnapTargets.addTo(TargetTypes.builtin()), buffers, exports, DeviceRegistry.openCounts(server),
                     new StateFile(config.stateDir()), this::publish);
             boolean restored = registry.restore();
             // The embedded default is for a first start; afterwards the saved devices are what the user made.

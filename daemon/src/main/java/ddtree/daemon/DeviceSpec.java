@@ -29,8 +29,11 @@ public record DeviceSpec(String name, Kind kind, Path path, OptionalLong size) {
         }
     }
 
-    /** Names end up in NBD URIs and file names, so they stay plain. */
-    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+    /**
+     * Names end up in NBD URIs and file names, so they stay plain; '@' joins a volume and a
+     * snapshot name ({@code vol@daily}).
+     */
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._@-]{0,127}");
 
     public DeviceSpec {
         Objects.requireNonNull(name, "name");
@@ -115,7 +118,7 @@ public record DeviceSpec(String name, Kind kind, Path path, OptionalLong size) {
         }
         if (!NAME.matcher(name).matches()) {
             throw new IllegalArgumentException(where + "bad device name '" + name
-                    + "' (use up to 128 letters, digits, '.', '_' or '-', starting with a letter or digit)");
+                    + "' (use up to 128 letters, digits, '.', '_', '-' or '@', starting with a letter or digit)");
         }
     }
 

@@ -102,7 +102,7 @@ class DdsetupBadInputTest {
         c.add(refused("table line 1: nbd: address 'nohostport' is not <host:port>", "create", "x", "--table", "0 8 nbd nohostport e"));
         // Names and stacking.
         c.add(refused("create: device 'r' already exists", "create", "r", "--table", "0 8 zero"));
-        c.add(refused("create: bad device name 'a/b' (use up to 128 letters, digits, '.', '_' or '-', starting with a letter or digit)",
+        c.add(refused("create: bad device name 'a/b' (use up to 128 letters, digits, '.', '_', '-' or '@', starting with a letter or digit)",
                 "create", "a/b", "--table", "0 8 zero"));
         c.add(refused("no device named 'nosuch'", "remove", "nosuch"));
         c.add(refused("remove: device 'lin' is in use: up stacks on it (remove it first, or use --force)", "remove", "lin"));
@@ -110,7 +110,7 @@ class DdsetupBadInputTest {
         c.add(refused("table line 1: linear: stacking cycle: lin -> up -> lin", "reload", "lin", "--table", "0 8 linear up 0"));
         c.add(refused("rename: device 'lin' has up stacked on it by name (reload it without it first)", "rename", "lin", "lin2"));
         c.add(refused("rename: device 'up' already exists", "rename", "r", "up"));
-        c.add(refused("rename: bad device name 'a:b' (use up to 128 letters, digits, '.', '_' or '-', starting with a letter or digit)",
+        c.add(refused("rename: bad device name 'a:b' (use up to 128 letters, digits, '.', '_', '-' or '@', starting with a letter or digit)",
                 "rename", "r", "a:b"));
         // Messages, exports, other verbs.
         c.add(refused("message: sector 99999 is outside device r (2048 sectors)", "message", "r", "99999", "hello"));

@@ -267,7 +267,10 @@ public final class SnapshotTable {
         blocks.write(block, image);
     }
 
-    /** Refuses names a user could not type back or that would clash with export naming. */
+    /** Names become part of export and device names ({@code VOLUME@SNAP}), so they stay plain. */
+    private static final java.util.regex.Pattern NAME = java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
+
+    /** Refuses a name that could not be part of an export name. */
     public static void checkName(String name) {
         if (name == null || name.isEmpty()) {
             throw new IllegalArgumentException("a snapshot name must not be empty");
@@ -277,12 +280,9 @@ public final class SnapshotTable {
             throw new IllegalArgumentException("snapshot name '" + name + "' is " + bytes + " bytes; the most is "
                     + MAX_NAME_BYTES);
         }
-        for (int i = 0; i < name.length(); i++) {
-            char c = name.charAt(i);
-            if (c <= ' ' || c == '@' || c == '/' || c == 127) {
-                throw new IllegalArgumentException("snapshot name '" + name + "' has '" + (c <= ' ' ? "a space or control character" : String.valueOf(c))
-                        + "'; names take letters, digits and punctuation other than @ and /");
-            }
+        if (!NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException("bad snapshot name '" + name
+                    + "' (use letters, digits, '.', '_' or '-', starting with a letter or digit)");
         }
     }
 }
