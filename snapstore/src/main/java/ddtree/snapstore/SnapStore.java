@@ -290,6 +290,8 @@ public final class SnapStore implements AutoCloseable {
         return call(() -> {
             gate.close();
             try {
+                // What the snapshot holds must survive a crash as the snapshot does.
+                io.flush(origin);
                 Snapshot s = meta.snapshots().create(snapName, writable, priority, System.currentTimeMillis(),
                         guid != 0 ? guid : newGuid());
                 commit();
@@ -398,6 +400,53 @@ public final class SnapStore implements AutoCloseable {
             }
         }
         return -1;
+    }
+
+    /**
+     * Checks the metadata as a whole: the tree's structure, every exception's store chunk
+     * allocated and used once, no sharing set naming a snapshot the table does not have, and the
+     * allocator's count of used chunks equal to the chunks the tree uses. Returns the chunks in use.
+     */
+    public long check() throws IOException {
+        return call(() -> {
+            meta.tree().check();
+            java.util.BitSet seen = new java.util.BitSet();
+            long[] used = {0};
+            IOException[] bad = {null};
+            meta.tree().forEach(0, (chunk, exceptions) -> {
+                for (SharedChunk c : exceptions) {
+                    String where = "logical chunk " + chunk + ", store chunk " + c.storeChunk();
+                    if (seen.get(Math.toIntExact(c.storeChunk()))) {
+                        bad[0] = new MetadataCorruptException(where + " is used twice");
+                    } else if (!meta.chunks().isAllocated(c.storeChunk())) {
+                        bad[0] = new MetadataCorruptException(where + " is in use but free in the map");
+                    } else if (c.sharers().isEmpty()) {
+                        bad[0] = new MetadataCorruptException(where + " is shared by no snapshot");
+                    }
+                    for (int r = 0; r < c.sharers().rangeCount() && bad[0] == null; r++) {
+                        for (long id = c.sharers().first(r); id <= c.sharers().last(r); id++) {
+                            if (meta.snapshots().byId(id).isEmpty()) {
+                                bad[0] = new MetadataCorruptException(where + " names snapshot " + id
+                                        + ", which the table does not have");
+                                break;
+                            }
+                        }
+                    }
+                    seen.set(Math.toIntExact(c.storeChunk()));
+                    used[0]++;
+                }
+                return bad[0] == null;
+            });
+            if (bad[0] != null) {
+                throw bad[0];
+            }
+            long allocated = meta.superblock().storeChunks() - meta.chunks().free();
+            if (allocated != used[0]) {
+                throw new MetadataCorruptException("the store map has " + allocated + " chunks in use, the tree "
+                        + used[0]);
+            }
+            return used[0];
+        });
     }
 
     /** Waits until every queued request and pending deletion sweep has been handled. */

@@ -88,6 +88,7 @@ class SnapStoreTest {
                 }
             }
             store.settle();
+            store.check();
             verifyAll(store, m);
             store.close();
             store = open();
@@ -170,6 +171,7 @@ class SnapStoreTest {
             assertThat(store.status().storeChunksUsed()).isEqualTo(20);
             store.deleteSnapshot("b");
             store.settle();
+            assertThat(store.check()).isZero();
             assertThat(store.status().storeChunksUsed()).isZero();
             assertThat(store.snapshots()).isEmpty();
         }
