@@ -153,10 +153,7 @@ public final class DeltaService {
                 throw new IOException("snapshot '" + h.fromName() + "' of " + volume + " is not the one the stream starts from"
                         + " (guid " + Long.toHexString(from.guid()) + ", the stream's " + Long.toHexString(h.fromGuid()) + ")");
             }
-            boolean[] changed = {false};
-            long chunks = (store.originBytes() + store.chunkSize() - 1) / store.chunkSize();
-            store.changedChunks(0, from.id(), 0, chunks, c -> changed[0] = true);
-            if (changed[0]) {
+            if (!originMatches(store, from.id())) {
                 if (!force) {
                     throw new IOException("the origin of " + volume + " changed since snapshot '" + h.fromName()
                             + "'; --force rolls it back to that snapshot first");
@@ -197,6 +194,36 @@ public final class DeltaService {
             throw new IOException("delta stream refused: " + e.getMessage() + "; volume " + volume
                     + " is as it was", e);
         }
+    }
+
+    /**
+     * Whether the origin still holds snapshot {@code id}'s data: compared where the snapshot has
+     * chunks of its own, since everywhere else it reads the origin itself.
+     */
+    private static boolean originMatches(SnapStore store, long id) throws IOException {
+        int chunk = store.chunkSize();
+        long chunks = (store.originBytes() + chunk - 1) / chunk;
+        List<Long> differ = new ArrayList<>();
+        store.changedChunks(0, id, 0, chunks, differ::add);
+        if (differ.isEmpty()) {
+            return true;
+        }
+        byte[] snap = new byte[chunk];
+        byte[] orig = new byte[chunk];
+        try (StoreIo io = new StoreIo(store, store.buffers())) {
+            for (long c : differ) {
+                long offset = c * chunk;
+                int len = (int) Math.min(chunk, store.originBytes() - offset);
+                io.readSnapshot(id, offset, len);
+                MemorySegment.copy(io.buffer().segment(), ValueLayout.JAVA_BYTE, 0, snap, 0, len);
+                io.readOrigin(offset, len);
+                MemorySegment.copy(io.buffer().segment(), ValueLayout.JAVA_BYTE, 0, orig, 0, len);
+                if (!java.util.Arrays.equals(snap, 0, len, orig, 0, len)) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     private static void apply(SnapStore store, StoreIo io, DeltaRecord rec) throws IOException {

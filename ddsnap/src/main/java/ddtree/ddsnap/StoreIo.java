@@ -22,8 +22,10 @@ final class StoreIo implements AutoCloseable {
     private final Bio bio = new Bio(4);
     private final Semaphore done = new Semaphore(0);
     private final BioCompletion signal = (b, state) -> {
+        // The first step pushed, so the last to run: stop the walk here, because once the
+        // waiter wakes it reuses the bio, and complete() must not look at it again.
         done.release();
-        return true;
+        return false;
     };
 
     StoreIo(SnapStore store, BufferPool pool) throws IOException {
@@ -43,6 +45,11 @@ final class StoreIo implements AutoCloseable {
     /** Reads {@code length} bytes at {@code offset} of snapshot {@code id} into the buffer. */
     void readSnapshot(long id, long offset, int length) throws IOException {
         run(id, Op.READ, offset, length);
+    }
+
+    /** Reads {@code length} bytes at {@code offset} of the origin into the buffer. */
+    void readOrigin(long offset, int length) throws IOException {
+        run(0, Op.READ, offset, length);
     }
 
     /** Writes the buffer's first {@code length} bytes to the origin at {@code offset}. */

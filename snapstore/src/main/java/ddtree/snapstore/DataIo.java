@@ -20,8 +20,10 @@ final class DataIo {
     private final Bio bio = new Bio(2);
     private final Semaphore done = new Semaphore(0);
     private final BioCompletion signal = (b, state) -> {
+        // The first step pushed, so the last to run: stop the walk here, because once the
+        // waiter wakes it reuses the bio, and complete() must not look at it again.
         done.release();
-        return true;
+        return false;
     };
 
     void read(BlockDevice dev, long offset, int length, PooledBuffer buf, int bufOffset) throws IOException {

@@ -33,8 +33,10 @@ public final class MetaDevice implements AutoCloseable {
     private final PooledBuffer buffer;
     private final Semaphore done = new Semaphore(0);
     private final BioCompletion signal = (b, state) -> {
+        // The first step pushed, so the last to run: stop the walk here, because once the
+        // waiter wakes it reuses the bio, and complete() must not look at it again.
         done.release();
-        return true;
+        return false;
     };
 
     /**

@@ -69,6 +69,7 @@ public final class SnapStore implements AutoCloseable {
     private final long dataStart;
     private final long logicalChunks;
     private final Consumer<String> events;
+    private final BufferPool pool;
 
     private final ChunkBitmap covered;
     private final OriginGate gate = new OriginGate();
@@ -130,6 +131,7 @@ public final class SnapStore implements AutoCloseable {
         this.dataStart = sb.dataStart();
         this.logicalChunks = (originBytes + chunkSize - 1) >>> chunkShift;
         this.events = events;
+        this.pool = pool;
         this.covered = new ChunkBitmap(logicalChunks);
         try {
             this.chunkBuf = pool.acquire(chunkSize, true);
@@ -238,6 +240,11 @@ public final class SnapStore implements AutoCloseable {
 
     public int chunkSize() {
         return chunkSize;
+    }
+
+    /** The pool the store's own buffers came from, for callers doing I/O on its behalf. */
+    public BufferPool buffers() {
+        return pool;
     }
 
     public long originBytes() {
