@@ -7,26 +7,56 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.channels.ReadableByteChannel;
-import java.util.Base64;
 import java.util.function.LongConsumer;
 
 /**
- * Bulk data inside a request, for the verbs that move a snapshot delta: the bytes travel as
- * {@code {"id":N,"data":"<base64>"}} frames of at most {@link #CHUNK} bytes each, so the framing
- * and its size limit stay as they are. The sender may announce the total first with
- * {@code {"id":N,"total":BYTES}}; the stream ends with {@code {"id":N,"end":true}} from a client,
- * or with the request's ordinary reply from the daemon.
+ * Bulk data inside a request, for the verbs that move a snapshot delta: the bytes travel in data
+ * frames, whose 4-byte length has its top bit set and whose body is raw bytes (at most
+ * {@link #CHUNK}), between the request and its reply. The sender may announce the total first
+ * with {@code {"id":N,"total":BYTES}}; the stream ends with {@code {"id":N,"end":true}} from a
+ * client, or with the request's ordinary reply from the daemon. Only the two delta verbs use data
+ * frames, so a peer that does not know them never sees one.
  */
 public final class DataFrames {
     private DataFrames() {}
 
-    /** Raw bytes per data frame; base64 keeps the frame under {@link Frames#MAX_FRAME}. */
-    public static final int CHUNK = 512 << 10;
+    /** Most bytes in one data frame. */
+    public static final int CHUNK = 1 << 20;
+    /** Set in a frame's length word when the body is raw data rather than JSON. */
+    static final int DATA_BIT = 0x8000_0000;
 
-    /** Where a frame goes. */
-    @FunctionalInterface
+    /** Where frames go: JSON ones, and raw data ones. */
     public interface FrameSink {
         void send(ObjectNode frame) throws IOException;
+
+        void sendData(byte[] data, int length) throws IOException;
+    }
+
+    /** A sink writing both kinds of frame to {@code channel}; the caller serialises writers. */
+    public static FrameSink sink(java.nio.channels.WritableByteChannel channel) {
+        return new FrameSink() {
+            @Override
+            public void send(ObjectNode frame) throws IOException {
+                Frames.write(channel, Json.bytes(frame));
+            }
+
+            @Override
+            public void sendData(byte[] data, int length) throws IOException {
+                writeData(channel, data, length);
+            }
+        };
+    }
+
+    /** Writes one data frame. */
+    static void writeData(java.nio.channels.WritableByteChannel channel, byte[] data, int length) throws IOException {
+        java.nio.ByteBuffer header = java.nio.ByteBuffer.allocate(4).putInt(DATA_BIT | length).flip();
+        java.nio.ByteBuffer body = java.nio.ByteBuffer.wrap(data, 0, length);
+        while (header.hasRemaining()) {
+            channel.write(header);
+        }
+        while (body.hasRemaining()) {
+            channel.write(body);
+        }
     }
 
     /** Turns bytes written into data frames. {@link #close()} sends what is buffered; it sends no end mark. */
@@ -77,10 +107,7 @@ public final class DataFrames {
             if (used == 0) {
                 return;
             }
-            ObjectNode f = Json.object();
-            f.set("id", id);
-            f.put("data", Base64.getEncoder().encodeToString(used == buf.length ? buf : java.util.Arrays.copyOf(buf, used)));
-            sink.send(f);
+            sink.sendData(buf, used);
             sent += used;
             used = 0;
         }
@@ -103,8 +130,11 @@ public final class DataFrames {
     public static final class Input extends InputStream {
         private final ReadableByteChannel channel;
         private final LongConsumer total;
+        private final java.nio.ByteBuffer header = java.nio.ByteBuffer.allocate(4);
+        private byte[] buffer = new byte[0];
         private byte[] data = new byte[0];
         private int pos;
+        private int limit;
         private boolean ended;
         private ObjectNode last;
         private long received;
@@ -130,34 +160,47 @@ public final class DataFrames {
             if (!fill()) {
                 return -1;
             }
-            int n = Math.min(len, data.length - pos);
+            int n = Math.min(len, limit - pos);
             System.arraycopy(data, pos, b, off, n);
             pos += n;
             return n;
         }
 
         private boolean fill() throws IOException {
-            while (pos == data.length) {
+            while (pos == limit) {
                 if (ended) {
                     return false;
                 }
-                byte[] body = Frames.read(channel);
-                if (body == null) {
-                    throw new EOFException("the connection closed in the middle of a data stream");
+                header.clear();
+                fully(header);
+                int word = header.flip().getInt();
+                if ((word & DATA_BIT) != 0) {
+                    int length = word & ~DATA_BIT;
+                    if (length > CHUNK) {
+                        throw new Frames.FrameException("data frame of " + length + " bytes is larger than the "
+                                + CHUNK + "-byte limit");
+                    }
+                    if (buffer.length < length) {
+                        buffer = new byte[CHUNK];
+                    }
+                    fully(java.nio.ByteBuffer.wrap(buffer, 0, length));
+                    data = buffer;
+                    pos = 0;
+                    limit = length;
+                    received += length;
+                    continue;
                 }
+                if (word < 0 || word > Frames.MAX_FRAME) {
+                    throw new Frames.FrameException("frame length " + Integer.toUnsignedLong(word) + " is larger than the "
+                            + Frames.MAX_FRAME + "-byte limit");
+                }
+                byte[] body = new byte[word];
+                fully(java.nio.ByteBuffer.wrap(body));
                 ObjectNode f = Json.parseObject(body);
                 if (f.has("event")) {
                     continue;
                 }
-                if (f.has("data")) {
-                    try {
-                        data = Base64.getDecoder().decode(f.get("data").asText());
-                    } catch (IllegalArgumentException e) {
-                        throw new IOException("a data frame is not base64: " + e.getMessage());
-                    }
-                    pos = 0;
-                    received += data.length;
-                } else if (f.has("total")) {
+                if (f.has("total")) {
                     total.accept(f.get("total").asLong());
                 } else {
                     ended = true;
@@ -171,9 +214,17 @@ public final class DataFrames {
 
         /** Reads and drops whatever is left of the stream, so the next frame is a new request's. */
         public void drain() throws IOException {
-            pos = data.length;
+            pos = limit;
             while (fill()) {
-                pos = data.length;
+                pos = limit;
+            }
+        }
+
+        private void fully(java.nio.ByteBuffer b) throws IOException {
+            while (b.hasRemaining()) {
+                if (channel.read(b) < 0) {
+                    throw new EOFException("the connection closed in the middle of a data stream");
+                }
             }
         }
 

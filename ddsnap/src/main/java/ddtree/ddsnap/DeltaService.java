@@ -34,6 +34,8 @@ public final class DeltaService {
     private static final Logger LOG = LoggerFactory.getLogger(DeltaService.class);
     /** The hidden snapshot that holds the volume as it was while a stream is applied. */
     static final String KEEP_PREFIX = "receiving-";
+    /** Chunk reads a stream keeps in flight. */
+    private static final int READ_AHEAD = 8;
 
     private final SnapStores stores;
 
@@ -79,20 +81,35 @@ public final class DeltaService {
         total.accept(count * chunk);
         DeltaHeader header = new DeltaHeader(chunk, store.originBytes(), fromSnap != null ? fromSnap.name() : "",
                 fromSnap != null ? fromSnap.guid() : 0, toSnap.name(), toSnap.guid(), System.currentTimeMillis());
-        try (StoreIo io = new StoreIo(store, store.buffers())) {
+        // Several chunk reads in flight, written out in order.
+        int window = (int) Math.min(READ_AHEAD, count);
+        StoreIo[] ring = new StoreIo[window];
+        try {
+            for (int i = 0; i < window; i++) {
+                ring[i] = new StoreIo(store, store.buffers());
+            }
             DeltaWriter w = new DeltaWriter(out, header, compress);
-            MemorySegment seg = io.buffer().segment();
             byte[] bytes = new byte[chunk];
+            long started = 0;
+            for (; started < window; started++) {
+                startRead(store, ring[(int) started], toSnap.id(), fromSnap != null ? changed.get((int) started) : started);
+            }
             for (long k = 0; k < count; k++) {
+                StoreIo io = ring[(int) (k % window)];
+                io.finish();
                 long c = fromSnap != null ? changed.get((int) k) : k;
                 long offset = c * chunk;
                 int len = (int) Math.min(chunk, store.originBytes() - offset);
-                io.readSnapshot(toSnap.id(), offset, len);
+                MemorySegment seg = io.buffer().segment();
                 if (isZero(seg, len)) {
                     w.zero(offset, len);
                 } else {
                     MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, 0, bytes, 0, len);
                     w.data(offset, bytes, 0, len);
+                }
+                if (started < count) {
+                    startRead(store, io, toSnap.id(), fromSnap != null ? changed.get((int) started) : started);
+                    started++;
                 }
             }
             w.finish();
@@ -104,7 +121,18 @@ public final class DeltaService {
             r.put("records", w.records());
             r.put("dataBytes", w.dataBytes());
             return r;
+        } finally {
+            for (StoreIo io : ring) {
+                if (io != null) {
+                    io.close();
+                }
+            }
         }
+    }
+
+    private static void startRead(SnapStore store, StoreIo io, long id, long chunk) {
+        int size = store.chunkSize();
+        io.startRead(id, chunk * size, (int) Math.min(size, store.originBytes() - chunk * size));
     }
 
     private static boolean isZero(MemorySegment seg, int len) {

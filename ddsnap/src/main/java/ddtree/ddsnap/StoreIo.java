@@ -65,7 +65,29 @@ final class StoreIo implements AutoCloseable {
         run(0, Op.FLUSH, 0, 0);
     }
 
+    private long lastId;
+    private Op lastOp;
+    private long lastOffset;
+    private int lastLength;
+
     private void run(long id, Op op, long offset, int length) throws IOException {
+        start(id, op, offset, length);
+        finish();
+    }
+
+    /** Starts a read of snapshot {@code id} (0: the origin); {@link #finish()} waits for it. */
+    void startRead(long id, long offset, int length) {
+        start(id, Op.READ, offset, length);
+    }
+
+    private boolean pending;
+
+    private void start(long id, Op op, long offset, int length) {
+        pending = true;
+        lastId = id;
+        lastOp = op;
+        lastOffset = offset;
+        lastLength = length;
         bio.reset(op, offset, length, 0, op.carriesData() ? buffer : null);
         bio.pushCompletion(signal, 0);
         if (id == 0) {
@@ -73,9 +95,19 @@ final class StoreIo implements AutoCloseable {
         } else {
             store.mapSnapshot(id, bio);
         }
+    }
+
+    /** Waits for the request {@link #startRead} began, and throws if it failed. */
+    void finish() throws IOException {
+        long id = lastId;
+        Op op = lastOp;
+        long offset = lastOffset;
+        int length = lastLength;
         try {
             done.acquire();
+            pending = false;
         } catch (InterruptedException e) {
+            pending = false;
             // The bio still owns the buffer: wait it out before giving up.
             done.acquireUninterruptibly();
             Thread.currentThread().interrupt();
@@ -89,6 +121,10 @@ final class StoreIo implements AutoCloseable {
 
     @Override
     public void close() {
+        if (pending) {
+            done.acquireUninterruptibly(); // the request still owns the buffer
+            pending = false;
+        }
         buffer.release();
     }
 }
