@@ -40,27 +40,40 @@ final class DataIo {
 
     private void run(BlockDevice dev, Op op, long offset, int length, PooledBuffer buf, int bufOffset, int flags)
             throws IOException {
-        long bytes = op.carriesData() ? length : 0;
+        start(dev, op, offset, length, buf, bufOffset, flags);
+        await();
+    }
+
+    private BlockDevice device;
+    private long bytes;
+
+    /** Starts a request; {@link #await()} waits for it. One at a time per instance. */
+    void start(BlockDevice dev, Op op, long offset, int length, PooledBuffer buf, int bufOffset, int flags)
+            throws IOException {
+        long n = op.carriesData() ? length : 0;
         try {
-            dev.budget().acquire(bytes, true);
+            dev.budget().acquire(n, true);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("waiting for " + dev.name() + "'s in-flight budget");
         }
-        try {
-            bio.reset(op, offset, length, flags | Bio.RESERVE, op.carriesData() ? buf : null);
-            if (op.carriesData()) {
-                bio.narrow(offset, length, bufOffset);
-            }
-            bio.pushCompletion(signal, 0);
-            Dispatch.submit(dev, bio);
-            done.acquireUninterruptibly();
-        } finally {
-            dev.budget().release(bytes);
+        device = dev;
+        bytes = n;
+        bio.reset(op, offset, length, flags | Bio.RESERVE, op.carriesData() ? buf : null);
+        if (op.carriesData()) {
+            bio.narrow(offset, length, bufOffset);
         }
+        bio.pushCompletion(signal, 0);
+        Dispatch.submit(dev, bio);
+    }
+
+    /** Waits for the request {@link #start} began and throws if it failed. */
+    void await() throws IOException {
+        done.acquireUninterruptibly();
+        device.budget().release(bytes);
         if (bio.status() != Errno.OK) {
-            throw new IOException(op + (op == Op.FLUSH ? "" : " of " + length + " bytes at " + offset) + " on "
-                    + dev.name() + ": " + Errno.name(bio.status()));
+            throw new IOException(bio.op() + (bio.op() == Op.FLUSH ? "" : " of " + bio.length() + " bytes at "
+                    + bio.offset()) + " on " + device.name() + ": " + Errno.name(bio.status()));
         }
     }
 }

@@ -54,6 +54,8 @@ public final class SnapStore implements AutoCloseable {
     private static final int COMMIT_AT_BLOCKS = Journal.MAX_TRANSACTION_BLOCKS / 2;
     private static final int BATCH = 256;
     private static final int SWEEP_CHUNKS = 128;
+    /** Chunk copies in flight at once. */
+    private static final int COPY_PARALLEL = 8;
     /** Node blocks kept free for the tree changes a copy-out makes; below this, snapshots are dropped. */
     private static final long NODE_RESERVE = 32;
 
@@ -79,12 +81,15 @@ public final class SnapStore implements AutoCloseable {
     private final DataIo io = new DataIo();
     private final PooledBuffer chunkBuf;
     private final PooledBuffer otherBuf;
+    private final CopyOuts copies;
     private volatile boolean running = true;
     private volatile String failure;
 
     // Worker-owned state.
     /** Live snapshot ids; written by the worker, read on the request path. */
     private volatile SharingSet live = SharingSet.EMPTY;
+    /** Snapshots being deleted or dropped, whose sweep has not finished, by id. */
+    private final java.util.TreeSet<Long> sweeping = new java.util.TreeSet<>();
     private final Map<Long, int[]> originReaders = new HashMap<>();
     private final Map<Long, ArrayDeque<Bio>> waitingWrites = new HashMap<>();
     private final List<Bio> toRelease = new ArrayList<>();
@@ -136,6 +141,7 @@ public final class SnapStore implements AutoCloseable {
         try {
             this.chunkBuf = pool.acquire(chunkSize, true);
             this.otherBuf = pool.acquire(chunkSize, true);
+            this.copies = new CopyOuts(d.origin(), d.store(), chunkSize, COPY_PARALLEL, pool);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("waiting for chunk buffers");
@@ -302,7 +308,7 @@ public final class SnapStore implements AutoCloseable {
                 Snapshot s = meta.snapshots().create(snapName, writable, priority, System.currentTimeMillis(),
                         guid != 0 ? guid : newGuid());
                 commit();
-                recomputeLive();
+                live = live.with(s.id());
                 covered.clearAll();
                 LOG.info("{}: snapshot '{}' (id {}) taken", name, snapName, s.id());
                 return s;
@@ -322,9 +328,10 @@ public final class SnapStore implements AutoCloseable {
                 throw new IOException("snapshot '" + snapName + "' is already being deleted");
             } else {
                 meta.snapshots().update(s.withState(State.DELETING, System.currentTimeMillis()));
+                sweeping.add(s.id());
             }
             commit();
-            recomputeLive();
+            live = live.without(s.id());
             LOG.info("{}: snapshot '{}' deleted", name, snapName);
             return null;
         });
@@ -604,6 +611,9 @@ public final class SnapStore implements AutoCloseable {
 
     /** Commits the batch's metadata, then lets its writes through and completes its requests. */
     private void finishBatch() throws IOException {
+        if (!copies.isEmpty()) {
+            copies.flush();
+        }
         if (meta.uncommittedBlocks() > 0) {
             commit();
         }
@@ -624,6 +634,9 @@ public final class SnapStore implements AutoCloseable {
     }
 
     private void commit() throws IOException {
+        if (!copies.isEmpty()) {
+            copies.flush();
+        }
         if (storeWritten && !sharedMeta) {
             io.flush(store); // copied data first, then the metadata that points at it
         }
@@ -637,6 +650,7 @@ public final class SnapStore implements AutoCloseable {
         }
     }
 
+    /** Builds the live set and the sweep list from the table, at open. */
     private void recomputeLive() {
         List<Snapshot> all = meta.snapshots().all();
         long[] ids = new long[all.size()];
@@ -644,6 +658,8 @@ public final class SnapStore implements AutoCloseable {
         for (Snapshot s : all) {
             if (s.state() == State.LIVE) {
                 ids[n++] = s.id();
+            } else if (s.state().sweeping()) {
+                sweeping.add(s.id());
             }
         }
         live = SharingSet.ofSorted(ids, n);
@@ -691,8 +707,8 @@ public final class SnapStore implements AutoCloseable {
             }
             long n = meta.chunks().allocate();
             int len = chunkLength(chunk);
-            io.read(origin, chunk << chunkShift, len, chunkBuf, 0);
-            io.write(store, storeOffset(n), len, chunkBuf, 0);
+            // The copy is done before the batch commits (or before anything reads the new chunk).
+            copies.add(chunk << chunkShift, storeOffset(n), len);
             storeWritten = true;
             List<SharedChunk> updated = new ArrayList<>(exceptions);
             updated.add(new SharedChunk(n, need));
@@ -721,7 +737,8 @@ public final class SnapStore implements AutoCloseable {
             throw new NoSpaceException(name + ": the store is full and holds no snapshot to drop");
         }
         meta.snapshots().update(victim.withState(State.DROPPING, System.currentTimeMillis()));
-        recomputeLive();
+        sweeping.add(victim.id());
+        live = live.without(victim.id());
         String why = meta.chunks().free() == 0 ? "the store is full" : "the metadata area is nearly full";
         LOG.warn("{}: {}: dropped snapshot '{}' (id {}, priority {}) to keep the origin's writes", name, why,
                 victim.name(), victim.id(), victim.priority());
@@ -755,6 +772,9 @@ public final class SnapStore implements AutoCloseable {
     }
 
     private void snapshotIo(long id, Bio bio) throws IOException {
+        if (!copies.isEmpty()) {
+            copies.flush(); // a store chunk this request reads may still be on its way
+        }
         Snapshot s = meta.snapshots().byId(id).orElse(null);
         if (s == null || s.state() != State.LIVE) {
             bio.complete(Errno.EIO);
@@ -837,12 +857,7 @@ public final class SnapStore implements AutoCloseable {
     // ---- deletion sweep ----
 
     private Snapshot sweepTarget() {
-        for (Snapshot s : meta.snapshots().all()) {
-            if (s.state().sweeping()) {
-                return s;
-            }
-        }
-        return null;
+        return sweeping.isEmpty() ? null : meta.snapshots().byId(sweeping.first()).orElse(null);
     }
 
     /** One bounded, committed step of freeing the chunks a deleted or dropped snapshot held. */
@@ -853,9 +868,11 @@ public final class SnapStore implements AutoCloseable {
             meta.snapshots().update(s.withSweepFrom(next));
         } else if (s.state() == State.DELETING) {
             meta.snapshots().remove(s.id());
+            sweeping.remove(s.id());
             LOG.info("{}: snapshot '{}' (id {}) reclaimed", name, s.name(), s.id());
         } else {
             meta.snapshots().update(s.withState(State.DROPPED, s.changedMillis()));
+            sweeping.remove(s.id());
         }
         commit();
     }
@@ -1014,6 +1031,7 @@ public final class SnapStore implements AutoCloseable {
         } finally {
             chunkBuf.release();
             otherBuf.release();
+            copies.close();
             metaDev.close();
         }
     }

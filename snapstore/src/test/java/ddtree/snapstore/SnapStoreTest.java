@@ -154,6 +154,35 @@ class SnapStoreTest {
     }
 
     @Test
+    void sixtyFiveThousandFiveHundredThirtySixSnapshotsShareOneCopy() throws Exception {
+        int n = 65_536;
+        try (SnapStore store = SnapStore.open("vol", new SnapStore.Devices(origin, ORIGIN, storeDev, null), CHUNK, n,
+                pool, events::add)) {
+            DeviceIo io = new DeviceIo(new StoreView(store, 0));
+            byte[] before = DeviceIo.pattern(CHUNK, 1);
+            io.write(0, before);
+            long t0 = System.nanoTime();
+            for (int i = 0; i < n; i++) {
+                store.createSnapshot("s" + i, false, 0, 0);
+            }
+            long perCreate = (System.nanoTime() - t0) / n;
+            System.out.printf("%d snapshots, %.3f ms per create%n", n, perCreate / 1e6);
+            assertThat(store.snapshots()).hasSize(n);
+            io.write(0, DeviceIo.pattern(CHUNK, 2));
+            SnapStore.StoreStatus st = store.status();
+            assertThat(st.storeChunksUsed()).isEqualTo(1);
+            assertThat(st.sharing()).containsExactly(Map.entry("32769-65536", 1L));
+            for (long id : new long[] {1, 32_768, 65_536}) {
+                assertThat(new DeviceIo(new StoreView(store, id)).read(0, CHUNK)).as("snapshot %d", id).isEqualTo(before);
+            }
+            store.deleteSnapshot("s30000");
+            store.settle();
+            assertThat(store.status().storeChunksUsed()).isEqualTo(1);
+            assertThat(store.check()).isEqualTo(1);
+        }
+    }
+
+    @Test
     void deletingReclaimsOnlyWhatNoOtherSnapshotHolds() throws Exception {
         try (SnapStore store = open()) {
             DeviceIo io = new DeviceIo(new StoreView(store, 0));
