@@ -705,6 +705,12 @@ public final class SnapStore implements AutoCloseable {
                 dropForSpace();
                 continue;
             }
+            List<SharedChunk> probe = new ArrayList<>(exceptions);
+            probe.add(new SharedChunk(0, need));
+            if (TreeNode.leafEntrySize(probe) > TreeNode.MAX_ENTRY) {
+                throw new IOException("logical chunk " + chunk + ": its " + probe.size() + " exceptions, shared by "
+                        + need.rangeCount() + " separate ranges of snapshots, no longer fit one btree entry");
+            }
             long n = meta.chunks().allocate();
             int len = chunkLength(chunk);
             // The copy is done before the batch commits (or before anything reads the new chunk).
