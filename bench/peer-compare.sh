@@ -12,12 +12,15 @@
 #     nbdkit-file   nbdkit file IMG
 #   Ratios: ddtree-ram / nbdkit-mem, and ddtree-file / max(qemu-nbd, nbdkit-file); the target
 #   is 1.0x (PASS at or above it, BELOW under it). IOPS for the 4k workloads, MB/s for the 1M
-#   ones and for nbdcopy.
+#   ones and for nbdcopy. With ROUNDS > 1 the servers take turns, round after round, and each
+#   figure is the median of its rounds, with the spread (lowest-highest) beside it: one pass can
+#   swing by a quarter on a small machine, which would hide a 0.9x or invent one.
 #
 # Environment:
 #   RUNTIME  [10]  seconds per workload, passed to peer-bench.sh (RUNTIME=3 for a quick run)
 #   RAMP, PREFILL, NBDCOPY  passed through to peer-bench.sh
 #   SERVERS  [ddtree-ram nbdkit-mem ddtree-file qemu-nbd nbdkit-file]  which ones to run
+#   ROUNDS   [3]   how many times each server runs the matrix, alternating
 #   DDTREE_JAVA_OPTS  JVM options for ddtree (the launcher honours it)
 #   TMPDIR   where the temporary directory for images and state goes (default bench/target)
 # Output: the table on stdout; each server's peer-bench output and fio JSON under
@@ -28,6 +31,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 export RUNTIME=${RUNTIME:-10}
 SERVERS=${SERVERS:-"ddtree-ram nbdkit-mem ddtree-file qemu-nbd nbdkit-file"}
+ROUNDS=${ROUNDS:-3}
 SIZE=1G
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS="$HERE/target/peer-compare/$STAMP"
@@ -133,28 +137,40 @@ start() {
 } | tee "$RESULTS/summary.txt"
 
 status=0
-for name in $SERVERS; do
-    port=$(free_port)
-    echo "## $name on 127.0.0.1:$port" | tee -a "$RESULTS/summary.txt"
-    if ! start "$name" "$port"; then
-        echo "$name: did not start (see $RESULTS/$name.server.log)" | tee -a "$RESULTS/summary.txt"
+for round in $(seq 1 "$ROUNDS"); do
+    for name in $SERVERS; do
+        port=$(free_port)
+        echo "## round $round: $name on 127.0.0.1:$port" | tee -a "$RESULTS/summary.txt"
+        if ! start "$name" "$port"; then
+            echo "$name: did not start (see $RESULTS/$name.server.log)" | tee -a "$RESULTS/summary.txt"
+            stop_server
+            status=1
+            continue
+        fi
+        OUTDIR="$RESULTS/$name.r$round" "$HERE/peer-bench.sh" 127.0.0.1 "$port" "$EXPORT_NAME" \
+            | tee "$RESULTS/$name.r$round.txt" || status=1
         stop_server
-        status=1
-        continue
-    fi
-    OUTDIR="$RESULTS/$name" "$HERE/peer-bench.sh" 127.0.0.1 "$port" "$EXPORT_NAME" | tee "$RESULTS/$name.txt" || status=1
-    stop_server
-    rm -f "$TMP"/*.img
+        rm -rf "$TMP"/*.img "$TMP"/state-*
+    done
 done
 
 # The table: one line per workload, ratio against the best peer of the same kind.
-python3 - "$RESULTS" $SERVERS <<'PY' | tee -a "$RESULTS/summary.txt"
-import os, sys
-results, servers = sys.argv[1], sys.argv[2:]
+python3 - "$RESULTS" "$ROUNDS" $SERVERS <<'PY' | tee -a "$RESULTS/summary.txt"
+import os, statistics, sys
+results, rounds, servers = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+spread = {}
 
 def load(name):
+    runs = [load_round(os.path.join(results, f"{name}.r{r}.txt")) for r in range(1, rounds + 1)]
     figures = {}
-    path = os.path.join(results, name + ".txt")
+    for wl in set().union(*runs):
+        vals = [run[wl] for run in runs if run.get(wl) is not None]
+        figures[wl] = statistics.median(vals) if vals else None
+        spread[(name, wl)] = (min(vals), max(vals)) if len(vals) > 1 else None
+    return figures
+
+def load_round(path):
+    figures = {}
     if not os.path.exists(path):
         return figures
     for line in open(path):
@@ -183,7 +199,7 @@ def fmt(v):
     return "-" if v is None else (f"{v:.0f}" if v >= 100 else f"{v:.1f}")
 
 print()
-print("# figures: IOPS for *_4k_*, MB/s for *_1M_* and nbdcopy; ratio = ddtree / best peer; target 1.0x")
+print(f"# figures: IOPS for *_4k_*, MB/s for *_1M_* and nbdcopy, median of {rounds} round(s); ratio = ddtree / best peer; target 1.0x")
 below = 0
 for kind, ours, peers in groups:
     peers = [p for p in peers if p in data]
@@ -206,7 +222,9 @@ for kind, ours, peers in groups:
             ratio = f"{r:.2f}x"
             verdict = "PASS" if r >= 1.0 else "BELOW"
             below += verdict == "BELOW"
-        print(f"{wl:<18} {fmt(v):>12} " + " ".join(f"{fmt(x):>12}" for x in pv) + f" {ratio:>7}  {verdict}")
+        sp = spread.get((ours, wl))
+        note = f"  (ddtree {fmt(sp[0])}-{fmt(sp[1])})" if sp else ""
+        print(f"{wl:<18} {fmt(v):>12} " + " ".join(f"{fmt(x):>12}" for x in pv) + f" {ratio:>7}  {verdict}{note}")
 print()
 print(f"# {below} workload(s) below the 1.0x target")
 PY
