@@ -76,7 +76,29 @@ public final class ExceptionTree {
         return TreeNode.decode(blocks.read(block, BlockHeader.MAGIC_NODE, "btree node"), block, level);
     }
 
+    /**
+     * Decoded nodes for lookups and walks, which never change them; writers decode their own
+     * copy through {@link #load}, and {@link #store} drops the cached one.
+     */
+    private final java.util.LinkedHashMap<Long, TreeNode> decoded = new java.util.LinkedHashMap<>(256, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(java.util.Map.Entry<Long, TreeNode> eldest) {
+            return size() > DECODED_NODES;
+        }
+    };
+    private static final int DECODED_NODES = 2048;
+
+    private TreeNode read(long block, int level) throws IOException {
+        TreeNode n = decoded.get(block);
+        if (n == null || n.level != level) {
+            n = load(block, level);
+            decoded.put(block, n);
+        }
+        return n;
+    }
+
     private void store(long block, TreeNode node) {
+        decoded.remove(block);
         blocks.write(block, node.encode(block));
     }
 
@@ -85,6 +107,7 @@ public final class ExceptionTree {
     }
 
     private void freeBlock(long block) {
+        decoded.remove(block);
         nodes.free(block - nodeStart);
     }
 
@@ -102,10 +125,10 @@ public final class ExceptionTree {
         }
         long block = root;
         for (int level = height - 1; level > 0; level--) {
-            TreeNode n = load(block, level);
+            TreeNode n = read(block, level);
             block = n.children.get(n.route(chunk));
         }
-        TreeNode leaf = load(block, 0);
+        TreeNode leaf = read(block, 0);
         int i = leaf.find(chunk);
         return i >= 0 ? List.copyOf(leaf.values.get(i)) : List.of();
     }
@@ -279,7 +302,7 @@ public final class ExceptionTree {
     }
 
     private boolean walk(long block, int level, long from, Visitor visitor) throws IOException {
-        TreeNode node = load(block, level);
+        TreeNode node = read(block, level);
         if (node.isLeaf()) {
             int i = node.find(from);
             for (int k = i >= 0 ? i : -i - 1; k < node.size(); k++) {
