@@ -61,7 +61,6 @@ public final class SnapStore implements AutoCloseable {
     private final BlockDevice origin;
     private final long originBytes;
     private final BlockDevice store;
-    private final boolean sharedMeta;
     private final MetaDevice metaDev;
     private final SnapMeta meta;
     private final int chunkSize;
@@ -121,7 +120,6 @@ public final class SnapStore implements AutoCloseable {
         this.origin = d.origin();
         this.originBytes = d.originBytes();
         this.store = d.store();
-        this.sharedMeta = d.meta() == null;
         this.metaDev = metaDev;
         this.meta = meta;
         Superblock sb = meta.superblock();
@@ -513,6 +511,7 @@ public final class SnapStore implements AutoCloseable {
 
     private void work() {
         List<Object> batch = new ArrayList<>(BATCH);
+        int next = 0;
         while (running || !queue.isEmpty()) {
             try {
                 Object first = sweepTarget() != null && failure == null ? queue.poll() : queue.poll(200,
@@ -525,8 +524,8 @@ public final class SnapStore implements AutoCloseable {
                 }
                 batch.add(first);
                 queue.drainTo(batch, BATCH - 1);
-                for (Object w : batch) {
-                    handle(w);
+                for (; next < batch.size(); next++) {
+                    handle(batch.get(next));
                 }
                 finishBatch();
             } catch (InterruptedException e) {
@@ -535,12 +534,22 @@ public final class SnapStore implements AutoCloseable {
                 }
             } catch (IOException | RuntimeException e) {
                 fail(e);
+                // The request that threw has been ended by its handler; the rest of the batch
+                // must be answered too, or their submitters (close among them) wait for ever.
+                for (int i = next + 1; i < batch.size(); i++) {
+                    refuse(batch.get(i));
+                }
             } finally {
+                next = 0;
                 batch.clear();
             }
         }
     }
 
+    /**
+     * Handles one request. When it throws, the request has been ended (completed, or left where
+     * {@link #fail} ends it): a failure must not leave a submitter waiting.
+     */
     private void handle(Object w) throws IOException, InterruptedException {
         if (failure != null) {
             refuse(w);
@@ -548,10 +557,23 @@ public final class SnapStore implements AutoCloseable {
         }
         switch (w) {
             case Bio bio -> originWrite(bio);
-            case SnapIo s -> snapshotIo(s.id(), s.bio());
+            case SnapIo s -> {
+                try {
+                    snapshotIo(s.id(), s.bio());
+                } catch (IOException | RuntimeException e) {
+                    s.bio().complete(Errno.EIO);
+                    throw e;
+                }
+                commitIfLarge();
+            }
             case ReadDone r -> readDone(r.chunk());
             case Control c -> {
-                finishBatch();
+                try {
+                    finishBatch();
+                } catch (IOException | RuntimeException e) {
+                    c.result().completeExceptionally(e);
+                    throw e;
+                }
                 try {
                     c.result().complete(c.task().run());
                 } catch (IOException | InterruptedException | RuntimeException e) {
@@ -617,8 +639,11 @@ public final class SnapStore implements AutoCloseable {
     }
 
     private void commit() throws IOException {
-        if (storeWritten && !sharedMeta) {
-            io.flush(store); // copied data first, then the metadata that points at it
+        if (storeWritten) {
+            // Copied data first, then the metadata that points at it. On a shared device too: the
+            // journal's own flush orders nothing, and a power cut during it may keep the commit
+            // record (whose checksum covers only journal blocks) and lose the data.
+            io.flush(store);
         }
         storeWritten = false;
         meta.commit();
@@ -655,6 +680,9 @@ public final class SnapStore implements AutoCloseable {
             LOG.error("{}: copy-out of chunk {} failed; the origin write is refused", name, chunk, e);
             bio.complete(Errno.EIO);
             return;
+        } catch (RuntimeException e) {
+            bio.complete(Errno.EIO);
+            throw e;
         }
         toRelease.add(bio);
         commitIfLarge();
@@ -684,8 +712,15 @@ public final class SnapStore implements AutoCloseable {
             }
             long n = meta.chunks().allocate();
             int len = chunkLength(chunk);
-            io.read(origin, chunk << chunkShift, len, chunkBuf, 0);
-            io.write(store, storeOffset(n), len, chunkBuf, 0);
+            try {
+                io.read(origin, chunk << chunkShift, len, chunkBuf, 0);
+                io.write(store, storeOffset(n), len, chunkBuf, 0);
+            } catch (IOException e) {
+                // The origin write is refused and the store goes on: the chunk must not be
+                // committed as in use with nothing pointing at it.
+                meta.chunks().free(n);
+                throw e;
+            }
             storeWritten = true;
             List<SharedChunk> updated = new ArrayList<>(exceptions);
             updated.add(new SharedChunk(n, need));
@@ -740,9 +775,12 @@ public final class SnapStore implements AutoCloseable {
         }
         originReaders.remove(chunk);
         ArrayDeque<Bio> waiting = waitingWrites.remove(chunk);
-        if (waiting != null) {
-            for (Bio b : waiting) {
-                originWrite(b);
+        while (waiting != null && !waiting.isEmpty()) {
+            try {
+                originWrite(waiting.poll());
+            } catch (IOException | RuntimeException e) {
+                waiting.forEach(b -> b.complete(Errno.EIO));
+                throw e;
             }
         }
     }
@@ -786,7 +824,12 @@ public final class SnapStore implements AutoCloseable {
             return;
         }
         if (mine != null && mine.sharers().size() == 1) {
-            // Its own chunk: write in place, no metadata to change.
+            // Its own chunk: write in place, no metadata to change. But if this batch made it its
+            // own (a copy-out, another snapshot's write moving off it), that must be committed
+            // first: on disk the chunk may still be shared, or not be this snapshot's at all.
+            if (meta.uncommittedBlocks() > 0) {
+                finishBatch();
+            }
             bio.remap(storeOffset(mine.storeChunk()) + within);
             submitter.execute(() -> Dispatch.submit(store, bio));
             return;
@@ -824,7 +867,6 @@ public final class SnapStore implements AutoCloseable {
         updated.add(new SharedChunk(n, SharingSet.of(id)));
         meta.tree().put(chunk, updated);
         toComplete.add(bio);
-        commitIfLarge();
     }
 
     // ---- deletion sweep ----
@@ -893,16 +935,19 @@ public final class SnapStore implements AutoCloseable {
      */
     private void awaitOriginReaders() throws IOException, InterruptedException {
         List<Object> later = new ArrayList<>();
-        while (!originReaders.isEmpty()) {
-            Object w = queue.take();
-            if (w instanceof ReadDone r) {
-                readDone(r.chunk());
-            } else {
-                later.add(w);
+        try {
+            while (!originReaders.isEmpty()) {
+                Object w = queue.take();
+                if (w instanceof ReadDone r) {
+                    readDone(r.chunk());
+                } else {
+                    later.add(w);
+                }
             }
+            finishBatch();
+        } finally {
+            queue.addAll(later); // answered by the worker later, even if this failed
         }
-        finishBatch();
-        queue.addAll(later);
     }
 
     // ---- figures ----
