@@ -63,7 +63,6 @@ public final class SnapStore implements AutoCloseable {
     private final BlockDevice origin;
     private final long originBytes;
     private final BlockDevice store;
-    private final boolean sharedMeta;
     private final MetaDevice metaDev;
     private final SnapMeta meta;
     private final int chunkSize;
@@ -127,7 +126,6 @@ public final class SnapStore implements AutoCloseable {
         this.origin = d.origin();
         this.originBytes = d.originBytes();
         this.store = d.store();
-        this.sharedMeta = d.meta() == null;
         this.metaDev = metaDev;
         this.meta = meta;
         Superblock sb = meta.superblock();
@@ -527,6 +525,7 @@ public final class SnapStore implements AutoCloseable {
 
     private void work() {
         List<Object> batch = new ArrayList<>(BATCH);
+        int next = 0;
         while (running || !queue.isEmpty()) {
             try {
                 Object first = sweepTarget() != null && failure == null ? queue.poll() : queue.poll(200,
@@ -539,8 +538,8 @@ public final class SnapStore implements AutoCloseable {
                 }
                 batch.add(first);
                 queue.drainTo(batch, BATCH - 1);
-                for (Object w : batch) {
-                    handle(w);
+                for (; next < batch.size(); next++) {
+                    handle(batch.get(next));
                 }
                 finishBatch();
             } catch (InterruptedException e) {
@@ -549,12 +548,22 @@ public final class SnapStore implements AutoCloseable {
                 }
             } catch (IOException | RuntimeException e) {
                 fail(e);
+                // The request that threw has been ended by its handler; the rest of the batch
+                // must be answered too, or their submitters (close among them) wait for ever.
+                for (int i = next + 1; i < batch.size(); i++) {
+                    refuse(batch.get(i));
+                }
             } finally {
+                next = 0;
                 batch.clear();
             }
         }
     }
 
+    /**
+     * Handles one request. When it throws, the request has been ended (completed, or left where
+     * {@link #fail} ends it): a failure must not leave a submitter waiting.
+     */
     private void handle(Object w) throws IOException, InterruptedException {
         if (failure != null) {
             refuse(w);
@@ -562,10 +571,23 @@ public final class SnapStore implements AutoCloseable {
         }
         switch (w) {
             case Bio bio -> originWrite(bio);
-            case SnapIo s -> snapshotIo(s.id(), s.bio());
+            case SnapIo s -> {
+                try {
+                    snapshotIo(s.id(), s.bio());
+                } catch (IOException | RuntimeException e) {
+                    s.bio().complete(Errno.EIO);
+                    throw e;
+                }
+                commitIfLarge();
+            }
             case ReadDone r -> readDone(r.chunk());
             case Control c -> {
-                finishBatch();
+                try {
+                    finishBatch();
+                } catch (IOException | RuntimeException e) {
+                    c.result().completeExceptionally(e);
+                    throw e;
+                }
                 try {
                     c.result().complete(c.task().run());
                 } catch (IOException | InterruptedException | RuntimeException e) {
@@ -611,6 +633,9 @@ public final class SnapStore implements AutoCloseable {
 
     /** Commits the batch's metadata, then lets its writes through and completes its requests. */
     private void finishBatch() throws IOException {
+        if (failure != null) {
+            return; // what the failed batch changed in memory must never commit
+        }
         if (!copies.isEmpty()) {
             copies.flush();
         }
@@ -634,11 +659,17 @@ public final class SnapStore implements AutoCloseable {
     }
 
     private void commit() throws IOException {
-        if (!copies.isEmpty()) {
-            copies.flush();
+        if (failure != null) {
+            throw new IOException(name + ": " + failure);
         }
-        if (storeWritten && !sharedMeta) {
-            io.flush(store); // copied data first, then the metadata that points at it
+        if (!copies.isEmpty()) {
+            copies.flush(); // a copy that fails fails the store: nothing of this batch commits
+        }
+        if (storeWritten) {
+            // Copied data first, then the metadata that points at it. On a shared device too: the
+            // journal's own flush orders nothing, and a power cut during it may keep the commit
+            // record (whose checksum covers only journal blocks) and lose the data.
+            io.flush(store);
         }
         storeWritten = false;
         meta.commit();
@@ -678,6 +709,9 @@ public final class SnapStore implements AutoCloseable {
             LOG.error("{}: copy-out of chunk {} failed; the origin write is refused", name, chunk, e);
             bio.complete(Errno.EIO);
             return;
+        } catch (RuntimeException e) {
+            bio.complete(Errno.EIO);
+            throw e;
         }
         toRelease.add(bio);
         commitIfLarge();
@@ -714,6 +748,8 @@ public final class SnapStore implements AutoCloseable {
             long n = meta.chunks().allocate();
             int len = chunkLength(chunk);
             // The copy is done before the batch commits (or before anything reads the new chunk).
+            // If it fails, the store fails and nothing of the batch commits, so the chunk taken
+            // here is free again when the store is reopened.
             copies.add(chunk << chunkShift, storeOffset(n), len);
             storeWritten = true;
             List<SharedChunk> updated = new ArrayList<>(exceptions);
@@ -770,9 +806,12 @@ public final class SnapStore implements AutoCloseable {
         }
         originReaders.remove(chunk);
         ArrayDeque<Bio> waiting = waitingWrites.remove(chunk);
-        if (waiting != null) {
-            for (Bio b : waiting) {
-                originWrite(b);
+        while (waiting != null && !waiting.isEmpty()) {
+            try {
+                originWrite(waiting.poll());
+            } catch (IOException | RuntimeException e) {
+                waiting.forEach(b -> b.complete(Errno.EIO));
+                throw e;
             }
         }
     }
@@ -819,7 +858,12 @@ public final class SnapStore implements AutoCloseable {
             return;
         }
         if (mine != null && mine.sharers().size() == 1) {
-            // Its own chunk: write in place, no metadata to change.
+            // Its own chunk: write in place, no metadata to change. But if this batch made it its
+            // own (a copy-out, another snapshot's write moving off it), that must be committed
+            // first: on disk the chunk may still be shared, or not be this snapshot's at all.
+            if (meta.uncommittedBlocks() > 0) {
+                finishBatch();
+            }
             bio.remap(storeOffset(mine.storeChunk()) + within);
             submitter.execute(() -> Dispatch.submit(store, bio));
             return;
@@ -857,7 +901,6 @@ public final class SnapStore implements AutoCloseable {
         updated.add(new SharedChunk(n, SharingSet.of(id)));
         meta.tree().put(chunk, updated);
         toComplete.add(bio);
-        commitIfLarge();
     }
 
     // ---- deletion sweep ----
@@ -923,16 +966,19 @@ public final class SnapStore implements AutoCloseable {
      */
     private void awaitOriginReaders() throws IOException, InterruptedException {
         List<Object> later = new ArrayList<>();
-        while (!originReaders.isEmpty()) {
-            Object w = queue.take();
-            if (w instanceof ReadDone r) {
-                readDone(r.chunk());
-            } else {
-                later.add(w);
+        try {
+            while (!originReaders.isEmpty()) {
+                Object w = queue.take();
+                if (w instanceof ReadDone r) {
+                    readDone(r.chunk());
+                } else {
+                    later.add(w);
+                }
             }
+            finishBatch();
+        } finally {
+            queue.addAll(later); // answered by the worker later, even if this failed
         }
-        finishBatch();
-        queue.addAll(later);
     }
 
     // ---- figures ----

@@ -27,11 +27,34 @@ import java.util.function.IntPredicate;
  * <p>{@link #failFlushAfter} arms a crash: that many more flushes work, the next one fails with EIO
  * and the device refuses all I/O until {@link #powerCut}, as if power went while it was flushing.
  *
+ * <p>Devices built on one shared {@link Power} go dark together, as the disks of one machine do:
+ * when one's armed flush fails, or {@link Power#cut()} is called, all of them refuse I/O. Each then
+ * takes its own {@link #powerCut}, and {@link Power#restore()} brings them back.
+ *
  * <p>A FUA write is made durable with everything before it (a stronger promise than FUA needs,
  * which keeps the model simple). Requests run on the submitting thread, one at a time.
  */
 final class CrashingDevice implements BlockDevice {
     private record Pending(long offset, byte[] data) {}
+
+    /** The supply a set of devices share. */
+    static final class Power {
+        private volatile boolean off;
+
+        /** Every device on this supply refuses I/O from now on. */
+        void cut() {
+            off = true;
+        }
+
+        /** Powers the devices back on; call once each has had its {@link #powerCut}. */
+        void restore() {
+            off = false;
+        }
+
+        boolean isOff() {
+            return off;
+        }
+    }
 
     private final BlockDevice lower;
     private final PooledBuffer buffer;
@@ -43,13 +66,22 @@ final class CrashingDevice implements BlockDevice {
     };
     private final InflightBudget budget = InflightBudget.defaults();
     private final List<Pending> pending = new ArrayList<>();
+    private final Power power;
+    private final boolean ownPower;
     private int flushesBeforeFailure = -1;
-    private boolean dead;
     private int flushes;
 
+    /** A device with a supply of its own, back on after each {@link #powerCut}. */
     CrashingDevice(BlockDevice lower, BufferPool pool) throws InterruptedException {
+        this(lower, pool, null);
+    }
+
+    /** A device on {@code power}, shared with others; null for a supply of its own. */
+    CrashingDevice(BlockDevice lower, BufferPool pool, Power power) throws InterruptedException {
         this.lower = lower;
         this.buffer = pool.acquire(1 << 20, true);
+        this.ownPower = power == null;
+        this.power = ownPower ? new Power() : power;
     }
 
     @Override
@@ -72,7 +104,10 @@ final class CrashingDevice implements BlockDevice {
         return budget;
     }
 
-    /** After {@code n} more successful flushes, the next one fails and the device goes dark. */
+    /**
+     * After {@code n} more successful flushes, the next one fails and the device goes dark (with
+     * every other device on its supply); -1 disarms.
+     */
     synchronized void failFlushAfter(int n) {
         flushesBeforeFailure = n;
     }
@@ -86,11 +121,19 @@ final class CrashingDevice implements BlockDevice {
         return pending.size();
     }
 
+    /** Where the {@code i}th pending write goes. */
+    synchronized long pendingOffset(int i) {
+        return pending.get(i).offset;
+    }
+
     synchronized long pendingBytes() {
         return pending.stream().mapToLong(p -> p.data.length).sum();
     }
 
-    /** Power cut keeping the pending writes whose index {@code keep} accepts, then power back on. */
+    /**
+     * Power cut keeping the pending writes whose index {@code keep} accepts, then power back on (for
+     * a shared supply, once {@link Power#restore()} is called).
+     */
     synchronized void powerCut(IntPredicate keep) {
         for (int i = 0; i < pending.size(); i++) {
             if (keep.test(i)) {
@@ -117,13 +160,15 @@ final class CrashingDevice implements BlockDevice {
 
     private void revive() {
         pending.clear();
-        dead = false;
         flushesBeforeFailure = -1;
+        if (ownPower) {
+            power.restore();
+        }
     }
 
     @Override
     public synchronized void submit(Bio bio) {
-        if (dead) {
+        if (power.isOff()) {
             bio.complete(Errno.EIO);
             return;
         }
@@ -161,7 +206,7 @@ final class CrashingDevice implements BlockDevice {
 
     private boolean flush() {
         if (flushesBeforeFailure == 0) {
-            dead = true;
+            power.cut();
             return false;
         }
         if (flushesBeforeFailure > 0) {

@@ -3,6 +3,7 @@ package ddtree.snapstore;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ddtree.block.device.RamDevice;
 import java.io.IOException;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
@@ -73,6 +74,34 @@ class CrashingDeviceTest {
             byte[] b = new byte[MetaDevice.BLOCK_SIZE];
             f.dev.read(2, b);
             assertThat(b).isEqualTo(filled(0));
+        }
+    }
+
+    @Test
+    void devicesOnOnePowerSupplyGoDarkTogetherAndComeBackTogether() throws Exception {
+        try (MetaFixture f = new MetaFixture(8)) {
+            CrashingDevice.Power power = new CrashingDevice.Power();
+            CrashingDevice a = new CrashingDevice(f.ram, f.pool, power);
+            RamDevice otherRam = new RamDevice("other", 8L * MetaDevice.BLOCK_SIZE);
+            CrashingDevice b = new CrashingDevice(otherRam, f.pool, power);
+            try (MetaDevice da = new MetaDevice(a, f.pool); MetaDevice db = new MetaDevice(b, f.pool)) {
+                db.write(1, filled(6));
+                a.failFlushAfter(0);
+                assertThatThrownBy(da::flush).hasMessage("FLUSH on crashing(meta): EIO");
+                assertThatThrownBy(() -> db.read(1, new byte[MetaDevice.BLOCK_SIZE]))
+                        .hasMessage("READ of metadata block 1 on crashing(other): EIO");
+                a.powerCut(i -> true);
+                b.powerCut(i -> true);
+                assertThatThrownBy(db::flush).hasMessage("FLUSH on crashing(other): EIO");
+                power.restore();
+                byte[] got = new byte[MetaDevice.BLOCK_SIZE];
+                db.read(1, got);
+                assertThat(got).isEqualTo(filled(6));
+            } finally {
+                a.close();
+                b.close();
+                otherRam.close();
+            }
         }
     }
 }
