@@ -3,6 +3,7 @@ package ddtree.daemon;
 import ddtree.block.BlockDevice;
 import ddtree.block.BufferPool;
 import ddtree.ddlink.ControlServer;
+import ddtree.ddsnap.Ddsnap;
 import ddtree.ddlink.Event;
 import ddtree.ddlink.ExportInfo;
 import ddtree.mapper.TargetTypes;
@@ -93,8 +94,10 @@ public final class Daemon implements AutoCloseable {
             NbdServerConfig nbd = new NbdServerConfig(bindTo, config.maxConnections(),
                     defaults.requestsPerConnection(), defaults.virtualThreads());
             server = new NbdServer(nbd, exports, buffers);
-            registry = new DeviceRegistry(ddtree.ddsnap.DdsnapTargets.addTo(TargetTypes.builtin()), buffers, exports, DeviceRegistry.openCounts(server),
+            Ddsnap ddsnap = new Ddsnap();
+            registry = new DeviceRegistry(ddsnap.addTo(TargetTypes.builtin()), buffers, exports, DeviceRegistry.openCounts(server),
                     new StateFile(config.stateDir()), this::publish);
+            registry.deltas(ddsnap.deltas());
             boolean restored = registry.restore();
             // The embedded default is for a first start; afterwards the saved devices are what the user made.
             if (!(config.embeddedDefault() && restored)) {

@@ -22,7 +22,10 @@ import ddtree.mapper.TargetTypes;
 import ddtree.nbd.Export;
 import ddtree.nbd.ExportTable;
 import ddtree.nbd.NbdServer;
+import ddtree.ddsnap.DeltaService;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -35,6 +38,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Consumer;
+import java.util.function.LongConsumer;
 import java.util.function.ToIntFunction;
 
 /**
@@ -83,6 +87,8 @@ final class DeviceRegistry implements ControlHandler, AutoCloseable {
     private final Map<String, Entry> devices = new LinkedHashMap<>();
     private final Map<String, Exported> exports = new TreeMap<>();
     private boolean closed;
+    /** The snapshot deltas of ddsnap volumes, when the target types include ddsnap's. */
+    private volatile DeltaService deltas;
     /** Serialises building tables (create, reload) and dropping them, apart from the monitor. */
     private final Object loads = new Object();
 
@@ -435,6 +441,34 @@ final class DeviceRegistry implements ControlHandler, AutoCloseable {
         } catch (TableException e) {
             throw new ControlException("message: " + e.getMessage());
         }
+    }
+
+    /** Offers {@code delta-send} and {@code delta-receive} through {@code service}. */
+    void deltas(DeltaService service) {
+        this.deltas = service;
+    }
+
+    @Override
+    public Object deltaSend(String volume, Optional<String> from, String to, boolean compress, OutputStream out,
+            LongConsumer total) throws ControlException, IOException {
+        return deltaService("delta-send", volume).send(volume, from, to, compress, out, total);
+    }
+
+    @Override
+    public Object deltaReceive(String volume, boolean force, InputStream in) throws ControlException, IOException {
+        return deltaService("delta-receive", volume).receive(volume, force, in);
+    }
+
+    private DeltaService deltaService(String verb, String volume) throws ControlException {
+        DeltaService d = deltas;
+        if (d == null) {
+            throw new ControlException("unknown verb '" + verb + "'");
+        }
+        synchronized (this) {
+            checkOpen();
+            entry(volume);
+        }
+        return d;
     }
 
     @Override

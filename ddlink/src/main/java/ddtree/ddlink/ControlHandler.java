@@ -1,7 +1,11 @@
 package ddtree.ddlink;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.LongConsumer;
 
 /**
  * What the daemon does for each verb. {@link ControlServer} decodes a request, calls one of
@@ -51,4 +55,26 @@ public interface ControlHandler {
     ExportInfo export(String name, Optional<String> exportName, boolean readOnly) throws ControlException;
 
     void unexport(String name) throws ControlException;
+
+    /**
+     * {@code delta-send}: writes the delta of snapshot {@code to} of {@code volume} from snapshot
+     * {@code from} (all of {@code to} when empty) to {@code out}, which carries it to the client
+     * in data frames, telling {@code total} first how many bytes to expect. Returns the reply.
+     *
+     * @throws IOException if the stream cannot be made or the client cannot be written to
+     */
+    default Object deltaSend(String volume, Optional<String> from, String to, boolean compress, OutputStream out,
+            LongConsumer total) throws ControlException, IOException {
+        throw new ControlException("unknown verb 'delta-send'");
+    }
+
+    /**
+     * {@code delta-receive}: applies the stream the client sends in data frames, read from
+     * {@code in}, to {@code volume}. Returns the reply.
+     *
+     * @throws IOException if the stream is refused or cannot be read
+     */
+    default Object deltaReceive(String volume, boolean force, InputStream in) throws ControlException, IOException {
+        throw new ControlException("unknown verb 'delta-receive'");
+    }
 }

@@ -30,6 +30,7 @@ public final class ControlServer implements AutoCloseable, Consumer<Event> {
     private static final Logger LOG = LoggerFactory.getLogger(ControlServer.class);
 
     private final Path path;
+    private final ControlHandler handler;
     private final Dispatcher dispatcher;
     private final String daemonVersion;
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
@@ -40,6 +41,7 @@ public final class ControlServer implements AutoCloseable, Consumer<Event> {
 
     public ControlServer(Path path, ControlHandler handler, String daemonVersion) {
         this.path = path;
+        this.handler = handler;
         this.dispatcher = new Dispatcher(handler);
         this.daemonVersion = daemonVersion;
     }
@@ -240,7 +242,8 @@ public final class ControlServer implements AutoCloseable, Consumer<Event> {
             return true;
         }
 
-        private ObjectNode handle(ObjectNode frame) {
+        /** The reply to one request; an IOException means the connection broke (it is closed). */
+        private ObjectNode handle(ObjectNode frame) throws IOException {
             JsonNode id = Request.idOf(frame);
             try {
                 Request r = Request.of(frame);
@@ -248,6 +251,12 @@ public final class ControlServer implements AutoCloseable, Consumer<Event> {
                     r.allow();
                     startEvents();
                     return ok(id, Json.object());
+                }
+                if (r.verb().equals("delta-send")) {
+                    return deltaSend(id, r);
+                }
+                if (r.verb().equals("delta-receive")) {
+                    return deltaReceive(id, r);
                 }
                 return ok(id, dispatcher.dispatch(r));
             } catch (ControlException e) {
@@ -257,6 +266,69 @@ public final class ControlServer implements AutoCloseable, Consumer<Event> {
                 LOG.error("control request failed: {}", frame, e);
                 return error(id, "internal error: " + e);
             }
+        }
+
+        /**
+         * Streams a delta to the client as data frames; the reply ends the stream. A failure to
+         * write to the client ends the connection, any other failure is the reply.
+         */
+        private ObjectNode deltaSend(JsonNode id, Request r) throws ControlException, IOException {
+            r.allow("volume", "from", "to", "compress");
+            boolean[] broken = {false};
+            DataFrames.Output out = new DataFrames.Output(f -> {
+                try {
+                    send(f);
+                } catch (IOException e) {
+                    broken[0] = true;
+                    throw e;
+                }
+            }, id);
+            Object result;
+            try {
+                result = handler.deltaSend(r.string("volume"), r.optionalString("from"), r.string("to"),
+                        r.bool("compress"), out, n -> {
+                            try {
+                                out.total(n);
+                            } catch (IOException e) {
+                                throw new java.io.UncheckedIOException(e);
+                            }
+                        });
+                out.close();
+            } catch (java.io.UncheckedIOException e) {
+                throw e.getCause();
+            } catch (IOException e) {
+                if (broken[0]) {
+                    throw e;
+                }
+                return error(id, e.getMessage());
+            }
+            return ok(id, Json.tree(result));
+        }
+
+        /**
+         * Applies the data frames the client sends after the request, up to its end mark. Whatever
+         * the handler leaves unread (it refused the stream) is read and dropped before the reply,
+         * so the next frame is a new request.
+         */
+        private ObjectNode deltaReceive(JsonNode id, Request r) throws IOException {
+            DataFrames.Input in = new DataFrames.Input(channel, n -> { });
+            ObjectNode reply;
+            try {
+                r.allow("volume", "force");
+                reply = ok(id, Json.tree(handler.deltaReceive(r.string("volume"), r.bool("force"), in)));
+            } catch (ControlException e) {
+                reply = error(id, e.getMessage());
+            } catch (IOException e) {
+                reply = error(id, e.getMessage());
+            } catch (RuntimeException e) {
+                LOG.error("delta-receive failed", e);
+                reply = error(id, "internal error: " + e);
+            }
+            in.drain();
+            if (in.last() != null) {
+                return error(id, "delta-receive: expected data frames and an end mark, got " + abbreviate(in.last().toString()));
+            }
+            return reply;
         }
 
         private void startEvents() {

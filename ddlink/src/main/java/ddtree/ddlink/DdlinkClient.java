@@ -4,6 +4,8 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
@@ -11,6 +13,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
+import java.util.function.LongConsumer;
 
 /**
  * The client side of ddlink, for every CLI of the project: one typed method per verb.
@@ -141,6 +144,54 @@ public final class DdlinkClient implements AutoCloseable {
     }
 
     /**
+     * Receives the delta of snapshot {@code to} of {@code volume} from snapshot {@code from} (all
+     * of {@code to} when empty) into {@code out}, and returns the daemon's summary of it.
+     *
+     * @param total told the size the daemon expects the stream to have, if it says
+     * @throws ControlException if the daemon refused, before or part way through the stream
+     */
+    public synchronized JsonNode deltaSend(String volume, Optional<String> from, String to, boolean compress,
+            OutputStream out, LongConsumer total) throws IOException, ControlException {
+        ObjectNode r = request("delta-send").put("volume", volume).put("to", to).put("compress", compress);
+        from.ifPresent(f -> r.put("from", f));
+        long id = send(r);
+        DataFrames.Input in = new DataFrames.Input(channel, total);
+        in.transferTo(out);
+        ObjectNode reply = in.last();
+        if (reply == null) {
+            throw new IOException("the daemon ended the delta stream without a reply");
+        }
+        return result(id, reply);
+    }
+
+    /**
+     * Sends the stream read from {@code in} to be applied to {@code volume}, and returns the
+     * daemon's answer once it has applied it.
+     *
+     * @param sent told how many bytes have been sent so far
+     * @throws ControlException if the daemon refused the stream (the volume is as it was)
+     */
+    public synchronized JsonNode deltaReceive(String volume, boolean force, InputStream in, LongConsumer sent)
+            throws IOException, ControlException {
+        long id = send(request("delta-receive").put("volume", volume).put("force", force));
+        JsonNode idNode = Json.MAPPER.getNodeFactory().numberNode(id);
+        DataFrames.Output out = new DataFrames.Output(f -> Frames.write(channel, Json.bytes(f)), idNode);
+        byte[] buf = new byte[DataFrames.CHUNK];
+        int n;
+        while ((n = in.read(buf)) >= 0) {
+            out.write(buf, 0, n);
+            sent.accept(out.sent());
+        }
+        out.close();
+        sent.accept(out.sent());
+        ObjectNode end = Json.object();
+        end.set("id", idNode);
+        end.put("end", true);
+        Frames.write(channel, Json.bytes(end));
+        return reply(id, "delta-receive");
+    }
+
+    /**
      * Opens a second connection that receives every event from now on, passing each to
      * {@code listener} on its own thread, until the subscription is closed or the daemon goes.
      */
@@ -173,29 +224,44 @@ public final class DdlinkClient implements AutoCloseable {
     }
 
     private synchronized JsonNode call(ObjectNode request) throws IOException, ControlException {
+        long id = send(request);
+        return reply(id, request.path("verb").asText());
+    }
+
+    /** Sends a request frame under a new id, and returns the id. */
+    private long send(ObjectNode request) throws IOException {
         long id = nextId++;
         ObjectNode frame = Json.object();
         frame.put("id", id);
         frame.setAll(request);
         Frames.write(channel, Json.bytes(frame));
+        return id;
+    }
+
+    /** Reads the reply to request {@code id}, passing over events. */
+    private JsonNode reply(long id, String verb) throws IOException, ControlException {
         for (;;) {
             byte[] body = Frames.read(channel);
             if (body == null) {
-                throw new IOException("the daemon closed the connection before answering " + request.path("verb").asText());
+                throw new IOException("the daemon closed the connection before answering " + verb);
             }
             ObjectNode reply = Json.parseObject(body);
             if (reply.has("event")) {
                 continue; // an event on a subscribed connection; requests are answered in order
             }
-            JsonNode rid = reply.get("id");
-            if (rid != null && !rid.isNull() && rid.asLong() != id) {
-                throw new IOException("the daemon answered request " + rid + " while request " + id + " was waiting");
-            }
-            if (!reply.path("ok").asBoolean(false)) {
-                throw new ControlException(reply.path("error").asText("refused without a reason"));
-            }
-            return reply.path("result");
+            return result(id, reply);
         }
+    }
+
+    private static JsonNode result(long id, ObjectNode reply) throws IOException, ControlException {
+        JsonNode rid = reply.get("id");
+        if (rid != null && !rid.isNull() && rid.asLong() != id) {
+            throw new IOException("the daemon answered request " + rid + " while request " + id + " was waiting");
+        }
+        if (!reply.path("ok").asBoolean(false)) {
+            throw new ControlException(reply.path("error").asText("refused without a reason"));
+        }
+        return reply.path("result");
     }
 
     private static DeviceInfo device(JsonNode n) {
