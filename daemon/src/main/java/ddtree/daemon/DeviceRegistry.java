@@ -460,7 +460,7 @@ final class DeviceRegistry implements ControlHandler, AutoCloseable {
             if (out.sent() > 0) {
                 throw e; // the stream is cut; the client reports it as such
             }
-            throw new ControlException("delta-send: " + e.getMessage());
+            throw new ControlException(e.getMessage());
         }
     }
 
@@ -473,7 +473,7 @@ final class DeviceRegistry implements ControlHandler, AutoCloseable {
         try {
             return deltas.receive(volume, force, in);
         } catch (java.io.IOException e) {
-            throw new ControlException("delta-receive: " + e.getMessage());
+            throw new ControlException(e.getMessage());
         }
     }
 

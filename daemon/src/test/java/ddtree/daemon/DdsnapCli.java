@@ -45,7 +45,12 @@ final class DdsnapCli {
     private final Path control;
 
     DdsnapCli(Daemon daemon) {
-        this.control = daemon.controlSocket();
+        this(daemon.controlSocket());
+    }
+
+    /** Against the daemon whose control socket is {@code control} (one in another process, say). */
+    DdsnapCli(Path control) {
+        this.control = control;
     }
 
     Result run(String... args) {

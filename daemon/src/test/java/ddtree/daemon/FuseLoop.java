@@ -36,10 +36,20 @@ final class FuseLoop implements AutoCloseable {
     boolean mounted;
 
     FuseLoop(String uri, Path fuseDir, Path mnt) throws Exception {
+        this(uri, fuseDir, mnt, false);
+    }
+
+    /** As above; {@code readOnly} opens the export read-only and makes a read-only loop device. */
+    FuseLoop(String uri, Path fuseDir, Path mnt, boolean readOnly) throws Exception {
         this.fuseDir = Files.createDirectories(fuseDir);
         this.mnt = Files.createDirectories(mnt);
         this.log = fuseDir.resolveSibling(fuseDir.getFileName() + ".log");
-        fuse = Exec.start(null, log, List.of(Tools.require("nbdfuse"), fuseDir.toString(), uri));
+        List<String> nbdfuse = new ArrayList<>(List.of(Tools.require("nbdfuse")));
+        if (readOnly) {
+            nbdfuse.add("--readonly");
+        }
+        nbdfuse.addAll(List.of(fuseDir.toString(), uri));
+        fuse = Exec.start(null, log, nbdfuse);
         try {
             Path file = fuseDir.resolve("nbd");
             boolean up = TestDaemons.await(Duration.ofSeconds(20), () -> {
@@ -50,7 +60,12 @@ final class FuseLoop implements AutoCloseable {
                 }
             });
             assertThat(up).as("nbdfuse shows " + file + "; log:\n" + log()).isTrue();
-            Exec.Result r = Exec.run(T, Tools.require("losetup"), "--find", "--show", file.toString());
+            List<String> losetup = new ArrayList<>(List.of(Tools.require("losetup"), "--find", "--show"));
+            if (readOnly) {
+                losetup.add("--read-only");
+            }
+            losetup.add(file.toString());
+            Exec.Result r = Exec.run(T, losetup);
             assumeTrue(r.ok(), () -> "skipped: no free loop device: " + r.err().strip());
             loop = r.out().strip();
         } catch (Throwable t) {

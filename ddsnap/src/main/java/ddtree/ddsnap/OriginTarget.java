@@ -128,7 +128,8 @@ public final class OriginTarget implements Target, ddtree.block.StatusMaps {
         try {
             Object reply = VolumeMessages.run(store, words);
             return reply == null ? "" : JSON.writeValueAsString(reply);
-        } catch (IOException e) {
+        } catch (IOException | IllegalArgumentException e) {
+            // IllegalArgumentException: a bad snapshot name, refused before the store is asked.
             throw new TableException(e.getMessage());
         }
     }

@@ -59,8 +59,39 @@ final class Verbs {
     }
 
     static JsonNode message(DdlinkClient c, String volume, String text) throws IOException, ControlException {
-        String reply = c.message(volume, 0, text);
+        String reply;
+        try {
+            reply = c.message(volume, 0, text);
+        } catch (ControlException e) {
+            throw refusal(c, volume, e);
+        }
         return reply.isEmpty() ? JSON.createObjectNode() : JSON.readTree(reply);
+    }
+
+    /** Where the daemon says which target of which device refused a message; a volume has one. */
+    private static final String VOLUME_REFUSAL = "message: sector 0: ddsnap-origin: ";
+
+    /**
+     * A volume's refusal in ddsnap's terms: the reason without the device plumbing around it, or,
+     * when the device is no volume at all, that.
+     */
+    private static ControlException refusal(DdlinkClient c, String volume, ControlException e) throws IOException {
+        String m = e.getMessage();
+        if (m.startsWith(VOLUME_REFUSAL)) {
+            return new ControlException(m.substring(VOLUME_REFUSAL.length()));
+        }
+        try {
+            List<String> lines = c.table(Optional.of(volume)).getFirst().lines();
+            List<String> types = lines.stream().map(l -> l.split("\\s+")).filter(f -> f.length > 2).map(f -> f[2])
+                    .distinct().toList();
+            if (!types.equals(List.of("ddsnap-origin"))) {
+                return new ControlException("device '" + volume + "' is not a ddsnap volume (its table is "
+                        + String.join(", ", types) + "; 'ddsnap init' makes a volume)");
+            }
+        } catch (ControlException ignored) {
+            // no such device: the refusal says so
+        }
+        return e;
     }
 
     /** Makes the device {@code VOLUME@SNAP} for a snapshot and exports it, read-only unless writable. */
