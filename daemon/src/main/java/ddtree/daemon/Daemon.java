@@ -93,7 +93,9 @@ public final class Daemon implements AutoCloseable {
             NbdServerConfig nbd = new NbdServerConfig(bindTo, config.maxConnections(),
                     defaults.requestsPerConnection(), defaults.virtualThreads());
             server = new NbdServer(nbd, exports, buffers);
-            registry = new DeviceRegistry(ddtree.ddsnap.DdsnapTargets.addTo(TargetTypes.builtin()), buffers, exports, DeviceRegistry.openCounts(server),
+            ddtree.ddsnap.Ddsnap ddsnap = new ddtree.ddsnap.Ddsnap();
+            registry = new DeviceRegistry(ddsnap.addTo(TargetTypes.builtin()), ddsnap.deltas(), buffers, exports,
+                    DeviceRegistry.openCounts(server),
                     new StateFile(config.stateDir()), this::publish);
             boolean restored = registry.restore();
             // The embedded default is for a first start; afterwards the saved devices are what the user made.

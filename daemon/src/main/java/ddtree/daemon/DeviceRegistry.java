@@ -78,6 +78,7 @@ final class DeviceRegistry implements ControlHandler, AutoCloseable {
     private final ToIntFunction<BlockDevice> openCount;
     private final StateFile state;
     private final Consumer<Event> events;
+    private final ddtree.ddsnap.DeltaService deltas;
     private final LowerFiles files = new LowerFiles();
     /** In creation order, so a stop closes the devices stacked on others first. */
     private final Map<String, Entry> devices = new LinkedHashMap<>();
@@ -86,9 +87,10 @@ final class DeviceRegistry implements ControlHandler, AutoCloseable {
     /** Serialises building tables (create, reload) and dropping them, apart from the monitor. */
     private final Object loads = new Object();
 
-    DeviceRegistry(TargetTypes types, BufferPool buffers, ExportTable exportTable, ToIntFunction<BlockDevice> openCount,
-            StateFile state, Consumer<Event> events) {
+    DeviceRegistry(TargetTypes types, ddtree.ddsnap.DeltaService deltas, BufferPool buffers, ExportTable exportTable,
+            ToIntFunction<BlockDevice> openCount, StateFile state, Consumer<Event> events) {
         this.types = types;
+        this.deltas = deltas;
         this.buffers = buffers;
         this.exportTable = exportTable;
         this.openCount = openCount;
@@ -434,6 +436,44 @@ final class DeviceRegistry implements ControlHandler, AutoCloseable {
             return d.message(sector, args);
         } catch (TableException e) {
             throw new ControlException("message: " + e.getMessage());
+        }
+    }
+
+    @Override
+    public Object deltaSend(String volume, Optional<String> from, String to, boolean compress,
+            ddtree.ddlink.DataFrames.Output out) throws ControlException, java.io.IOException {
+        synchronized (this) {
+            checkOpen();
+            entry(volume);
+        }
+        try {
+            return deltas.send(volume, from, to, compress, out, n -> {
+                try {
+                    out.total(n);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
+        } catch (java.io.IOException e) {
+            if (out.sent() > 0) {
+                throw e; // the stream is cut; the client reports it as such
+            }
+            throw new ControlException("delta-send: " + e.getMessage());
+        }
+    }
+
+    @Override
+    public Object deltaReceive(String volume, boolean force, java.io.InputStream in) throws ControlException {
+        synchronized (this) {
+            checkOpen();
+            entry(volume);
+        }
+        try {
+            return deltas.receive(volume, force, in);
+        } catch (java.io.IOException e) {
+            throw new ControlException("delta-receive: " + e.getMessage());
         }
     }
 

@@ -51,4 +51,22 @@ public interface ControlHandler {
     ExportInfo export(String name, Optional<String> exportName, boolean readOnly) throws ControlException;
 
     void unexport(String name) throws ControlException;
+
+    /**
+     * Writes the delta of snapshot {@code to} of {@code volume} from snapshot {@code from} (a full
+     * stream when empty) to {@code out}, and returns a summary for the reply.
+     */
+    default Object deltaSend(String volume, Optional<String> from, String to, boolean compress, DataFrames.Output out)
+            throws ControlException, java.io.IOException {
+        throw new ControlException("delta-send: this daemon serves no snapshot volumes");
+    }
+
+    /**
+     * Applies the delta stream read from {@code in} to {@code volume}: all of it or, when the stream
+     * is refused, none. Returns a summary for the reply.
+     */
+    default Object deltaReceive(String volume, boolean force, java.io.InputStream in)
+            throws ControlException, java.io.IOException {
+        throw new ControlException("delta-receive: this daemon serves no snapshot volumes");
+    }
 }

@@ -31,6 +31,7 @@ public final class ControlServer implements AutoCloseable, Consumer<Event> {
 
     private final Path path;
     private final Dispatcher dispatcher;
+    private final ControlHandler handler;
     private final String daemonVersion;
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     private ServerSocketChannel listener;
@@ -41,6 +42,7 @@ public final class ControlServer implements AutoCloseable, Consumer<Event> {
     public ControlServer(Path path, ControlHandler handler, String daemonVersion) {
         this.path = path;
         this.dispatcher = new Dispatcher(handler);
+        this.handler = handler;
         this.daemonVersion = daemonVersion;
     }
 
@@ -249,9 +251,28 @@ public final class ControlServer implements AutoCloseable, Consumer<Event> {
                     startEvents();
                     return ok(id, Json.object());
                 }
+                if (r.verb().equals("delta-send")) {
+                    r.allow("volume", "from", "to", "compress");
+                    DataFrames.Output out = new DataFrames.Output(this::send, id);
+                    Object result = handler.deltaSend(r.string("volume"), r.optionalString("from"), r.string("to"),
+                            r.bool("compress"), out);
+                    out.flush();
+                    return ok(id, Json.tree(result));
+                }
+                if (r.verb().equals("delta-receive")) {
+                    r.allow("volume", "force");
+                    DataFrames.Input in = new DataFrames.Input(channel, n -> { });
+                    try {
+                        return ok(id, Json.tree(handler.deltaReceive(r.string("volume"), r.bool("force"), in)));
+                    } finally {
+                        in.drain(); // the client sends the whole stream before it reads the answer
+                    }
+                }
                 return ok(id, dispatcher.dispatch(r));
             } catch (ControlException e) {
                 return error(id, e.getMessage());
+            } catch (IOException e) {
+                return error(id, e.getMessage() != null ? e.getMessage() : e.toString());
             } catch (RuntimeException e) {
                 // A bug in the handler must not take the daemon down; the caller still gets an answer.
                 LOG.error("control request failed: {}", frame, e);

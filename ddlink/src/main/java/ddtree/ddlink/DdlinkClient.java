@@ -155,6 +155,67 @@ public final class DdlinkClient implements AutoCloseable {
         return new Subscription(c.channel, listener);
     }
 
+    /**
+     * Receives snapshot {@code to}'s delta from {@code from} (empty: a full stream) into {@code out}.
+     *
+     * @param total told the stream's expected size when the daemon announces it
+     * @return the daemon's summary
+     * @throws ControlException when the daemon refuses or fails part way; what reached {@code out}
+     *     is then incomplete
+     */
+    public synchronized JsonNode deltaSend(String volume, Optional<String> from, String to, boolean compress,
+            java.io.OutputStream out, java.util.function.LongConsumer total) throws IOException, ControlException {
+        long id = nextId++;
+        ObjectNode frame = Json.object();
+        frame.put("id", id).put("verb", "delta-send").put("volume", volume).put("to", to).put("compress", compress);
+        from.ifPresent(f -> frame.put("from", f));
+        Frames.write(channel, Json.bytes(frame));
+        DataFrames.Input in = new DataFrames.Input(channel, total);
+        in.transferTo(out);
+        return answer(in.last(), "delta-send");
+    }
+
+    /**
+     * Sends the delta stream read from {@code in} to be applied to {@code volume}.
+     *
+     * @param sent told the bytes sent so far, after each data frame
+     */
+    public synchronized JsonNode deltaReceive(String volume, boolean force, java.io.InputStream in,
+            java.util.function.LongConsumer sent) throws IOException, ControlException {
+        long id = nextId++;
+        ObjectNode frame = Json.object();
+        frame.put("id", id).put("verb", "delta-receive").put("volume", volume).put("force", force);
+        Frames.write(channel, Json.bytes(frame));
+        com.fasterxml.jackson.databind.node.LongNode idNode = com.fasterxml.jackson.databind.node.LongNode.valueOf(id);
+        try (DataFrames.Output out = new DataFrames.Output(f -> Frames.write(channel, Json.bytes(f)), idNode)) {
+            byte[] buf = new byte[DataFrames.CHUNK];
+            int n;
+            while ((n = in.readNBytes(buf, 0, buf.length)) > 0) {
+                out.write(buf, 0, n);
+                out.flush();
+                sent.accept(out.sent());
+            }
+        }
+        ObjectNode end = Json.object();
+        end.put("id", id).put("end", true);
+        Frames.write(channel, Json.bytes(end));
+        byte[] body = Frames.read(channel);
+        if (body == null) {
+            throw new IOException("the daemon closed the connection before answering delta-receive");
+        }
+        return answer(Json.parseObject(body), "delta-receive");
+    }
+
+    private static JsonNode answer(ObjectNode reply, String verb) throws IOException, ControlException {
+        if (reply == null) {
+            throw new IOException("the daemon ended " + verb + " without an answer");
+        }
+        if (!reply.path("ok").asBoolean(false)) {
+            throw new ControlException(reply.path("error").asText("refused without a reason"));
+        }
+        return reply.path("result");
+    }
+
     /** Sends a raw request frame (fields beside {@code id}) and returns the reply's result: for tests of the protocol itself. */
     public JsonNode raw(ObjectNode fields) throws IOException, ControlException {
         return call(fields);

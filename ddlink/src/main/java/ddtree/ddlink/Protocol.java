@@ -13,5 +13,5 @@ public final class Protocol {
 
     public static final List<String> VERBS = List.of("version", "targets", "create", "remove", "list", "table",
             "status", "info", "deps", "suspend", "resume", "reload", "clear", "rename", "message", "export",
-            "unexport", "subscribe");
+            "unexport", "subscribe", "delta-send", "delta-receive");
 }
