@@ -27,7 +27,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Apply writes through the volume's origin while a hidden snapshot of the volume as it was
  * keeps the old data; a stream refused part way (cut short, corrupt, or not for this volume)
- * reverts the origin to that snapshot, so the volume is left as it was. A stream that ends well
+ * rolls the origin back to that snapshot, which goes with the chunks copied out meanwhile, so the
+ * volume and its store are left as they were. A stream that ends well
  * becomes snapshot TO, with the guid it had on the sending side.
  */
 public final class DeltaService {
@@ -168,6 +169,7 @@ public final class DeltaService {
         if (store.snapshot(h.toName()).isPresent()) {
             throw new IOException("volume " + volume + " already has a snapshot '" + h.toName() + "'");
         }
+        boolean revertFirst = false;
         if (h.full()) {
             boolean hasSnapshots = store.snapshots().stream().anyMatch(s -> s.state() == State.LIVE);
             if (hasSnapshots && !force) {
@@ -186,7 +188,7 @@ public final class DeltaService {
                     throw new IOException("the origin of " + volume + " changed since snapshot '" + h.fromName()
                             + "'; --force rolls it back to that snapshot first");
                 }
-                store.revert(h.fromName());
+                revertFirst = true;
             }
         }
         String keep = KEEP_PREFIX + h.toName();
@@ -195,6 +197,10 @@ public final class DeltaService {
         }
         store.createSnapshot(keep, false, Integer.MAX_VALUE, 0);
         try (StoreIo io = new StoreIo(store, store.buffers())) {
+            if (revertFirst) {
+                // After keep, so that a stream refused after all leaves the volume as it was, writes since FROM included.
+                store.revert(h.fromName());
+            }
             DeltaRecord rec;
             while ((rec = r.next()) != null) {
                 apply(store, io, rec);
@@ -210,8 +216,8 @@ public final class DeltaService {
             return out;
         } catch (IOException | RuntimeException e) {
             try {
-                store.revert(keep);
-                store.deleteSnapshot(keep);
+                // Reverted and gone, with the chunks copied out meanwhile: the store as it was.
+                store.rollBack(keep);
             } catch (IOException undo) {
                 e.addSuppressed(undo);
                 LOG.error("{}: could not undo a refused delta stream; snapshot '{}' holds the volume as it was",

@@ -384,6 +384,74 @@ public final class SnapStore implements AutoCloseable {
     }
 
     /**
+     * Undoes what the origin went through since snapshot {@code snapName}, and the snapshot with
+     * it: the origin is reverted to the snapshot, then every exception the snapshot shares is
+     * removed and its store chunk freed, and the snapshot record goes. After the revert the origin
+     * holds what each of those exceptions holds, so the snapshots that shared one read the same
+     * bytes from the origin again. Unlike a revert and a delete, which leave the other snapshots
+     * the copies made since, this leaves the store as it was before the snapshot was taken, where
+     * nothing but the origin changed since. Store reads already sent down for a freed chunk are
+     * not waited for, as with a snapshot dropped for space.
+     */
+    public void rollBack(String snapName) throws IOException {
+        call(() -> {
+            Snapshot s = find(snapName);
+            if (s.state() != State.LIVE) {
+                throw new IOException("snapshot '" + snapName + "' is " + s.state().name().toLowerCase());
+            }
+            gate.close();
+            try {
+                revertTo(s.id()); // ends with the origin flushed, before any exception goes
+                dropExceptionsOf(s.id());
+                meta.snapshots().remove(s.id());
+                commit();
+                recomputeLive();
+                covered.clearAll(); // chunks whose exceptions went are read from the origin again
+            } finally {
+                gate.open();
+            }
+            LOG.info("{}: origin rolled back to snapshot '{}' (id {}), which is gone", name, snapName, s.id());
+            return null;
+        });
+    }
+
+    /** Removes every exception snapshot {@code id} shares and frees its store chunk, committing as the sweep does. */
+    private void dropExceptionsOf(long id) throws IOException {
+        long from = 0;
+        while (from >= 0) {
+            List<Long> keys = new ArrayList<>();
+            List<List<SharedChunk>> values = new ArrayList<>();
+            long[] next = {-1};
+            meta.tree().forEach(from, (chunk, exceptions) -> {
+                if (keys.size() == SWEEP_CHUNKS) {
+                    next[0] = chunk;
+                    return false;
+                }
+                keys.add(chunk);
+                values.add(exceptions);
+                return true;
+            });
+            for (int k = 0; k < keys.size(); k++) {
+                List<SharedChunk> kept = new ArrayList<>();
+                for (SharedChunk c : values.get(k)) {
+                    if (c.sharers().contains(id)) {
+                        meta.chunks().free(c.storeChunk());
+                    } else {
+                        kept.add(c);
+                    }
+                }
+                if (kept.isEmpty()) {
+                    meta.tree().remove(keys.get(k));
+                } else if (kept.size() != values.get(k).size()) {
+                    meta.tree().put(keys.get(k), kept);
+                }
+            }
+            commit();
+            from = next[0];
+        }
+    }
+
+    /**
      * Reports, in increasing order, each logical chunk in {@code [fromChunk, toChunk)} whose data
      * may differ between {@code a} and {@code b} (snapshot ids; 0 is the origin). Chunks where
      * both read the same place are left out.

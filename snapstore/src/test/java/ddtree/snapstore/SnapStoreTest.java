@@ -299,6 +299,53 @@ class SnapStoreTest {
     }
 
     @Test
+    void rollBackRevertsAndGivesBackTheChunksCopiedOutSince() throws Exception {
+        long used;
+        try (SnapStore store = open()) {
+            DeviceIo io = new DeviceIo(new StoreView(store, 0));
+            io.write(0, DeviceIo.pattern(CHUNK, 1));
+            io.write(CHUNK, DeviceIo.pattern(CHUNK, 2));
+            store.createSnapshot("a", false, 0, 0);
+            io.write(2 * CHUNK, DeviceIo.pattern(CHUNK, 3)); // a's own copy of chunk 2
+            used = store.check();
+            List<SnapStore.SnapshotUsage> usage = store.usage();
+            assertThat(used).isEqualTo(1);
+
+            store.createSnapshot("keep", false, 0, 0);
+            io.write(0, DeviceIo.pattern(CHUNK, 4)); // one copy-out shared by a and keep
+            io.write(2 * CHUNK, DeviceIo.pattern(CHUNK, 5)); // keep's own
+            io.write(5 * CHUNK, DeviceIo.pattern(CHUNK, 6)); // shared again
+            assertThat(store.check()).isEqualTo(used + 3);
+
+            store.rollBack("keep");
+            assertThat(store.snapshot("keep")).isEmpty();
+            assertThat(store.check()).as("chunks in use").isEqualTo(used);
+            assertThat(store.usage()).isEqualTo(usage);
+            assertThat(io.read(0, CHUNK)).isEqualTo(DeviceIo.pattern(CHUNK, 1));
+            assertThat(io.read(CHUNK, CHUNK)).isEqualTo(DeviceIo.pattern(CHUNK, 2));
+            assertThat(io.read(2 * CHUNK, CHUNK)).isEqualTo(DeviceIo.pattern(CHUNK, 3));
+            assertThat(io.read(5 * CHUNK, CHUNK)).isEqualTo(new byte[CHUNK]);
+            DeviceIo a = new DeviceIo(new StoreView(store, store.snapshot("a").orElseThrow().id()));
+            assertThat(a.read(0, CHUNK)).isEqualTo(DeviceIo.pattern(CHUNK, 1));
+            assertThat(a.read(2 * CHUNK, CHUNK)).isEqualTo(new byte[CHUNK]);
+            assertThat(a.read(5 * CHUNK, CHUNK)).isEqualTo(new byte[CHUNK]);
+
+            // a reads the origin there again, so the next origin write copies it out once more.
+            io.write(0, DeviceIo.pattern(CHUNK, 7));
+            io.write(5 * CHUNK, DeviceIo.pattern(CHUNK, 8));
+            assertThat(a.read(0, CHUNK)).isEqualTo(DeviceIo.pattern(CHUNK, 1));
+            assertThat(a.read(5 * CHUNK, CHUNK)).isEqualTo(new byte[CHUNK]);
+            assertThat(io.read(0, CHUNK)).isEqualTo(DeviceIo.pattern(CHUNK, 7));
+            assertThat(store.check()).isEqualTo(used + 2);
+        }
+        try (SnapStore store = open()) {
+            assertThat(store.check()).as("after reopening").isEqualTo(used + 2);
+            assertThat(store.snapshots()).extracting(Snapshot::name).containsExactly("a");
+            assertThat(new DeviceIo(new StoreView(store, 0)).read(CHUNK, CHUNK)).isEqualTo(DeviceIo.pattern(CHUNK, 2));
+        }
+    }
+
+    @Test
     void badNamesAndUnknownSnapshotsAreRefusedByName() throws Exception {
         try (SnapStore store = open()) {
             store.createSnapshot("a", false, 0, 0);

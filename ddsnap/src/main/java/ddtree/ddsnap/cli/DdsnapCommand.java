@@ -73,7 +73,10 @@ public final class DdsnapCommand implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(commandLine(System.getenv(), System.in, System.out).execute(args));
+        // Binary output (a delta stream) goes straight to file descriptor 1: System.out, a
+        // PrintStream, would swallow a full disk or a closed pipe and let the command claim success.
+        System.exit(commandLine(System.getenv(), System.in, new java.io.FileOutputStream(java.io.FileDescriptor.out))
+                .execute(args));
     }
 
     /** The command line with ddsnap's error reporting and exit codes. */

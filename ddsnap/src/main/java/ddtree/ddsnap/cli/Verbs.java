@@ -390,7 +390,8 @@ final class Verbs {
             return root.call(spec.commandLine(), (c, out) -> {
                 Progress progress = new Progress("delta " + volume + " " + from.map(f -> f + "..").orElse("") + to);
                 OutputStream target = output != null ? Files.newOutputStream(output) : root.stdout;
-                try (OutputStream counted = new CountingOutput(target, progress)) {
+                String where = output != null ? output.toString() : "standard output";
+                try (OutputStream counted = new CountingOutput(target, progress, where)) {
                     JsonNode r = c.deltaSend(volume, from, to, !noCompress, counted, n -> { });
                     counted.flush();
                     progress.done();
@@ -448,27 +449,56 @@ final class Verbs {
         }
     }
 
-    /** Counts bytes on their way out, for the progress bar. */
+    /**
+     * Counts bytes on their way out, for the progress bar. A write that fails (a full disk, a
+     * closed pipe) is this side's problem, reported as such rather than as the daemon's.
+     */
     private static final class CountingOutput extends java.io.FilterOutputStream {
         private final Progress progress;
+        private final String where;
         private long count;
 
-        CountingOutput(OutputStream out, Progress progress) {
+        CountingOutput(OutputStream out, Progress progress, String where) {
             super(out);
             this.progress = progress;
+            this.where = where;
         }
 
         @Override
         public void write(byte[] b, int off, int len) throws IOException {
-            out.write(b, off, len);
+            try {
+                out.write(b, off, len);
+            } catch (IOException e) {
+                throw failed(e);
+            }
             count += len;
             progress.at(count);
         }
 
         @Override
         public void write(int b) throws IOException {
-            out.write(b);
+            try {
+                out.write(b);
+            } catch (IOException e) {
+                throw failed(e);
+            }
             progress.at(++count);
+        }
+
+        @Override
+        public void flush() throws IOException {
+            try {
+                out.flush();
+            } catch (IOException e) {
+                throw failed(e);
+            }
+        }
+
+        private LocalException failed(IOException e) {
+            LocalException l = new LocalException("cannot write the stream to " + where + " after " + count + " bytes: "
+                    + (e.getMessage() != null ? e.getMessage() : e.toString()));
+            l.initCause(e);
+            return l;
         }
     }
 }
