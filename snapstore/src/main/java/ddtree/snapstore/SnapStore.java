@@ -73,6 +73,7 @@ public final class SnapStore implements AutoCloseable {
     private final BufferPool pool;
 
     private final ChunkBitmap covered;
+    private final ChunkExceptions exc;
     private final OriginGate gate = new OriginGate();
     private final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
     private final Thread worker;
@@ -136,6 +137,7 @@ public final class SnapStore implements AutoCloseable {
         this.events = events;
         this.pool = pool;
         this.covered = new ChunkBitmap(logicalChunks);
+        this.exc = new ChunkExceptions(meta.tree());
         try {
             this.chunkBuf = pool.acquire(chunkSize, true);
             this.otherBuf = pool.acquire(chunkSize, true);
@@ -458,7 +460,7 @@ public final class SnapStore implements AutoCloseable {
      */
     public void changedChunks(long a, long b, long fromChunk, long toChunk, LongConsumer out) throws IOException {
         call(() -> {
-            meta.tree().forEach(fromChunk, (chunk, exceptions) -> {
+            exc.forEachChunk(fromChunk, (chunk, exceptions) -> {
                 if (chunk >= toChunk) {
                     return false;
                 }
@@ -493,7 +495,7 @@ public final class SnapStore implements AutoCloseable {
             java.util.BitSet seen = new java.util.BitSet();
             long[] used = {0};
             IOException[] bad = {null};
-            meta.tree().forEach(0, (chunk, exceptions) -> {
+            exc.forEachChunk(0, (chunk, exceptions) -> {
                 for (SharedChunk c : exceptions) {
                     String where = "logical chunk " + chunk + ", store chunk " + c.storeChunk();
                     if (seen.get(Math.toIntExact(c.storeChunk()))) {
@@ -794,7 +796,7 @@ public final class SnapStore implements AutoCloseable {
             return;
         }
         while (true) {
-            List<SharedChunk> exceptions = meta.tree().lookup(chunk);
+            List<SharedChunk> exceptions = exc.get(chunk);
             SharingSet need = live;
             for (SharedChunk c : exceptions) {
                 need = need.minus(c.sharers());
@@ -807,11 +809,9 @@ public final class SnapStore implements AutoCloseable {
                 dropForSpace();
                 continue;
             }
-            List<SharedChunk> probe = new ArrayList<>(exceptions);
-            probe.add(new SharedChunk(0, need));
-            if (TreeNode.leafEntrySize(probe) > TreeNode.MAX_ENTRY) {
-                throw new IOException("logical chunk " + chunk + ": its " + probe.size() + " exceptions, shared by "
-                        + need.rangeCount() + " separate ranges of snapshots, no longer fit one btree entry");
+            if (TreeNode.leafEntrySize(List.of(new SharedChunk(0, need))) > TreeNode.MAX_ENTRY) {
+                throw new IOException("logical chunk " + chunk + ": an exception shared by " + need.rangeCount()
+                        + " separate ranges of snapshots does not fit one btree entry");
             }
             long n = meta.chunks().allocate();
             int len = chunkLength(chunk);
@@ -822,7 +822,7 @@ public final class SnapStore implements AutoCloseable {
             storeWritten = true;
             List<SharedChunk> updated = new ArrayList<>(exceptions);
             updated.add(new SharedChunk(n, need));
-            meta.tree().put(chunk, updated);
+            exc.put(chunk, updated);
             cover(chunk);
             return;
         }
@@ -903,7 +903,7 @@ public final class SnapStore implements AutoCloseable {
         }
         long chunk = bio.offset() >>> chunkShift;
         int within = (int) (bio.offset() & (chunkSize - 1));
-        List<SharedChunk> exceptions = meta.tree().lookup(chunk);
+        List<SharedChunk> exceptions = exc.get(chunk);
         SharedChunk mine = null;
         for (SharedChunk c : exceptions) {
             if (c.sharers().contains(id)) {
@@ -967,7 +967,7 @@ public final class SnapStore implements AutoCloseable {
             }
         }
         updated.add(new SharedChunk(n, SharingSet.of(id)));
-        meta.tree().put(chunk, updated);
+        exc.put(chunk, updated);
         toComplete.add(bio);
     }
 
@@ -1001,7 +1001,7 @@ public final class SnapStore implements AutoCloseable {
         while (from >= 0) {
             List<long[]> work = new ArrayList<>();
             long[] next = {-1};
-            meta.tree().forEach(from, (chunk, exceptions) -> {
+            exc.forEachChunk(from, (chunk, exceptions) -> {
                 if (work.size() == 64) {
                     next[0] = chunk;
                     return false;

@@ -231,6 +231,39 @@ class SnapStoreTest {
     }
 
     @Test
+    void aChunkWrittenAfterEverySnapshotKeepsAllItsCopies() throws Exception {
+        // More exceptions than one btree entry holds: the chunk's copies spread over several keys.
+        try (SnapStore store = open()) {
+            DeviceIo io = new DeviceIo(new StoreView(store, 0));
+            int n = 400;
+            for (int i = 0; i < n; i++) {
+                assertThat(io.write(0, DeviceIo.pattern(CHUNK, i))).isZero();
+                store.createSnapshot("s" + i, false, 0, 0);
+            }
+            assertThat(io.write(0, DeviceIo.pattern(CHUNK, n))).isZero();
+            assertThat(store.check()).isEqualTo(n);
+            for (int i = 0; i < n; i += 37) {
+                long id = store.snapshot("s" + i).orElseThrow().id();
+                assertThat(new DeviceIo(new StoreView(store, id)).read(0, CHUNK)).as("s%d", i)
+                        .isEqualTo(DeviceIo.pattern(CHUNK, i));
+            }
+            for (int i = 0; i < n; i += 2) {
+                store.deleteSnapshot("s" + i);
+            }
+            store.settle();
+            assertThat(store.check()).isEqualTo(n / 2);
+            store.close();
+            try (SnapStore again = open()) {
+                long id = again.snapshot("s399").orElseThrow().id();
+                assertThat(new DeviceIo(new StoreView(again, id)).read(0, CHUNK)).isEqualTo(DeviceIo.pattern(CHUNK, 399));
+                List<Long> changed = new ArrayList<>();
+                again.changedChunks(again.snapshot("s1").orElseThrow().id(), id, 0, ORIGIN / CHUNK, changed::add);
+                assertThat(changed).containsExactly(0L);
+            }
+        }
+    }
+
+    @Test
     void deletingReclaimsOnlyWhatNoOtherSnapshotHolds() throws Exception {
         try (SnapStore store = open()) {
             DeviceIo io = new DeviceIo(new StoreView(store, 0));
