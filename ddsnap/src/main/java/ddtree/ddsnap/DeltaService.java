@@ -36,7 +36,7 @@ public final class DeltaService {
     /** The hidden snapshot that holds the volume as it was while a stream is applied. */
     static final String KEEP_PREFIX = "receiving-";
     /** Chunk reads a stream keeps in flight. */
-    private static final int READ_AHEAD = 8;
+    private static final int READ_AHEAD = 16;
 
     private final SnapStores stores;
 

@@ -77,6 +77,39 @@ final class ChunkExceptions {
         }
     }
 
+    /**
+     * Adds one exception to those of {@code chunk}, changing only its last entry (or starting a
+     * new one), so a long history costs nothing more per copy-out.
+     */
+    void add(long chunk, SharedChunk c) throws IOException {
+        long[] lastKey = {-1};
+        List<List<SharedChunk>> last = new ArrayList<>(1);
+        tree.forEach(key(chunk, 0), (key, exceptions) -> {
+            if (chunkOf(key) != chunk) {
+                return false;
+            }
+            lastKey[0] = key;
+            last.clear();
+            last.add(exceptions);
+            return true;
+        });
+        if (TreeNode.leafEntrySize(List.of(c)) > TreeNode.MAX_ENTRY) {
+            throw new IOException("logical chunk " + chunk + ": an exception shared by " + c.sharers().rangeCount()
+                    + " separate ranges of snapshots does not fit one btree entry");
+        }
+        if (lastKey[0] < 0) {
+            tree.put(key(chunk, 0), List.of(c));
+            return;
+        }
+        List<SharedChunk> grown = new ArrayList<>(last.getFirst());
+        grown.add(c);
+        if (TreeNode.leafEntrySize(grown) <= TreeNode.MAX_ENTRY) {
+            tree.put(lastKey[0], grown);
+        } else {
+            writeGroup(chunk, lastKey[0] - key(chunk, 0) + 1, List.of(c));
+        }
+    }
+
     private void writeGroup(long chunk, long group, List<SharedChunk> list) throws IOException {
         if (group >= MAX_GROUPS) {
             throw new IOException("logical chunk " + chunk + " has more exceptions than " + MAX_GROUPS + " btree entries hold");

@@ -820,9 +820,7 @@ public final class SnapStore implements AutoCloseable {
             // here is free again when the store is reopened.
             copies.add(chunk << chunkShift, storeOffset(n), len);
             storeWritten = true;
-            List<SharedChunk> updated = new ArrayList<>(exceptions);
-            updated.add(new SharedChunk(n, need));
-            exc.put(chunk, updated);
+            exc.add(chunk, new SharedChunk(n, need));
             cover(chunk);
             return;
         }
