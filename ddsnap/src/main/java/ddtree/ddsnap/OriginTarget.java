@@ -25,7 +25,7 @@ import java.util.List;
  * A store whose superblocks are blank is formatted when the table loads. Snapshots are managed by
  * messages (see {@link VolumeMessages}).
  */
-public final class OriginTarget implements Target, ddtree.block.StatusMaps {
+public final class OriginTarget implements Target, ChangedMapsView {
     static final String NAME = "ddsnap-origin";
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -156,18 +156,8 @@ public final class OriginTarget implements Target, ddtree.block.StatusMaps {
     }
 
     @Override
-    public List<String> listMaps(String prefix) {
-        return maps.list(prefix);
-    }
-
-    @Override
-    public boolean hasMap(String name) {
-        return maps.has(name);
-    }
-
-    @Override
-    public void mapExtents(String name, long offset, long length, Extents out) throws IOException {
-        maps.extents(name, offset, length, out);
+    public ChangedMaps changedMaps() {
+        return maps;
     }
 
     @Override

@@ -4,8 +4,6 @@ import ddtree.block.Bio;
 import ddtree.block.BlockDevice;
 import ddtree.block.Capabilities;
 import ddtree.block.Errno;
-import ddtree.block.Extents;
-import ddtree.block.StatusMaps;
 import ddtree.mapper.LowerDevices;
 import ddtree.mapper.SimpleTargetType;
 import ddtree.mapper.StatusType;
@@ -25,7 +23,7 @@ import java.util.Optional;
  * {@code ddsnap-snapshot <volume> <snapshot>}: one snapshot of a {@code ddsnap-origin} volume,
  * read-only unless it was taken writable. It offers the {@code ddtree:changed:OTHER} maps.
  */
-public final class SnapshotTarget implements Target, StatusMaps {
+public final class SnapshotTarget implements Target, ChangedMapsView {
     static final String NAME = "ddsnap-snapshot";
 
     private final LowerDevices lowers;
@@ -118,18 +116,8 @@ public final class SnapshotTarget implements Target, StatusMaps {
     }
 
     @Override
-    public List<String> listMaps(String prefix) {
-        return maps.list(prefix);
-    }
-
-    @Override
-    public boolean hasMap(String name) {
-        return maps.has(name);
-    }
-
-    @Override
-    public void mapExtents(String name, long offset, long length, Extents out) throws IOException {
-        maps.extents(name, offset, length, out);
+    public ChangedMaps changedMaps() {
+        return maps;
     }
 
     @Override
