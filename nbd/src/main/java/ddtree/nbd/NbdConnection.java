@@ -115,7 +115,17 @@ public final class NbdConnection implements BioCompletion {
                 out.flushQuietly();
             }
         });
-        this.submitter = new SlotWorker(slots, slot -> Dispatch.submit(device, this.slots[slot].bio));
+        this.submitter = new SlotWorker(slots, new SlotWorker.Handler() {
+            @Override
+            public void handle(int slot) {
+                Dispatch.submit(device, NbdConnection.this.slots[slot].bio);
+            }
+
+            @Override
+            public void idle() {
+                out.flushQuietly();
+            }
+        });
     }
 
     public String peer() {
@@ -301,15 +311,16 @@ public final class NbdConnection implements BioCompletion {
     }
 
     /**
-     * Completion of a request this connection submitted; {@code state} is its slot index. On the
-     * reader's own thread (a device that completed inline) the reply is corked at once; from any
+     * Completion of a request this connection submitted; {@code state} is its slot index. On a
+     * thread of this connection (the reader or the submitter, for a device that completed inline)
+     * the reply is corked at once, which saves a large read a hand-off and a wake-up; from any
      * other thread it is handed to this connection's reply worker.
      */
     @Override
     public boolean bioDone(Bio bio, long state) {
         int index = (int) state;
         device.budget().release(slots[index].dataBytes);
-        if (Thread.currentThread() == reader) {
+        if (Thread.currentThread() == reader || submitter.isCurrent()) {
             send(index);
         } else {
             completions.post(index);

@@ -3,9 +3,9 @@ package ddtree.nbd;
 /**
  * A connection's helper thread that works through request slots posted to it. A connection has
  * two: one submits large requests to the device, so that the reader goes on reading the next
- * request while a megabyte is copied; one sends the replies of requests that complete on some
- * other thread than the reader (a device's flush thread, the submitter), so a client that stops
- * reading its replies stalls only its own connection, never a thread other connections share.
+ * request while a megabyte is copied; one sends the replies of requests that complete on a thread
+ * the connection does not own (a device's flush or I/O thread), so a client that stops reading
+ * its replies stalls only its own connection, never a thread other connections share.
  *
  * <p>The queue is a ring with room for every slot, and a slot is posted at most once per request,
  * so {@link #post} never blocks and never allocates.
@@ -37,6 +37,11 @@ final class SlotWorker {
      */
     void start(String name) {
         thread = Thread.ofPlatform().daemon(true).name(name).start(this::run);
+    }
+
+    /** True on the worker's own thread. */
+    boolean isCurrent() {
+        return Thread.currentThread() == thread;
     }
 
     synchronized void post(int slot) {
