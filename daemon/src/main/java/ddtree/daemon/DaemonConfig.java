@@ -1,6 +1,7 @@
 package ddtree.daemon;
 
 import ddtree.ddlink.SizeParser;
+import ddtree.nbd.NbdServerConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,6 +29,8 @@ import java.util.Set;
  * @param control the control socket ddsetup talks to
  * @param embeddedDefault whether {@code devices} is the embedded default rather than the user's
  *     choice: a daemon whose state directory already has saved devices then serves those alone
+ * @param busyPollMicros how long an NBD connection polls for the next request before it sleeps;
+ *     0 turns polling off
  */
 public record DaemonConfig(
         Path stateDir,
@@ -37,12 +40,16 @@ public record DaemonConfig(
         long bufferBudget,
         int maxConnections,
         Path control,
-        boolean embeddedDefault) {
+        boolean embeddedDefault,
+        int busyPollMicros) {
 
     public static final String DEFAULT_DEVICE = "disk0";
     public static final long DEFAULT_DEVICE_SIZE = 1L << 30;
     public static final long DEFAULT_BUFFER_BUDGET = 256L << 20;
     public static final int DEFAULT_MAX_CONNECTIONS = 1024;
+    public static final int DEFAULT_BUSY_POLL_MICROS = NbdServerConfig.DEFAULT_BUSY_POLL_MICROS;
+    /** A poll longer than this is no longer a poll: a millisecond of a CPU per request. */
+    public static final int MAX_BUSY_POLL_MICROS = 1000;
     /** The control socket's name in the state directory, unless --control says otherwise. */
     public static final String CONTROL_SOCKET = "control.sock";
     /** The largest request the NBD server takes; the budget must hold one beside the reserve. */
@@ -77,6 +84,16 @@ public record DaemonConfig(
         if (maxConnections < 1) {
             throw new IllegalArgumentException("--max-connections " + maxConnections + ": must be at least 1");
         }
+        if (busyPollMicros < 0 || busyPollMicros > MAX_BUSY_POLL_MICROS) {
+            throw new IllegalArgumentException("--busy-poll " + busyPollMicros + ": must be between 0 and "
+                    + MAX_BUSY_POLL_MICROS + " microseconds");
+        }
+    }
+
+    /** The same config with NBD connections polling for {@code micros} before they sleep. */
+    public DaemonConfig withBusyPollMicros(int micros) {
+        return new DaemonConfig(stateDir, listen, devices, readOnly, bufferBudget, maxConnections, control,
+                embeddedDefault, micros);
     }
 
     /**
@@ -101,7 +118,7 @@ public record DaemonConfig(
         }
         Set<String> ro = new LinkedHashSet<>(readOnly);
         DaemonConfig config = new DaemonConfig(stateDir, listen, all, ro, bufferBudget, maxConnections,
-                control != null ? control : stateDir.resolve(CONTROL_SOCKET), embedded);
+                control != null ? control : stateDir.resolve(CONTROL_SOCKET), embedded, DEFAULT_BUSY_POLL_MICROS);
         for (DeviceSpec d : config.devices()) {
             if (d.kind() == DeviceSpec.Kind.FILE && d.size().isEmpty() && !Files.exists(d.path())) {
                 throw new IllegalArgumentException("--device " + d.name() + "=file:" + d.path() + ": " + d.path()

@@ -75,6 +75,11 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Refuse clients beyond this many connections (default: ${DEFAULT-VALUE}).")
     int maxConnections;
 
+    @Option(names = "--busy-poll", paramLabel = "USEC", defaultValue = "" + DaemonConfig.DEFAULT_BUSY_POLL_MICROS,
+            description = "Poll a client's socket this long for its next request before sleeping; costs CPU,"
+                    + " saves latency; 0 turns it off (default: ${DEFAULT-VALUE}).")
+    int busyPoll;
+
     /** Turns the options into a config, or throws a usage error naming the bad argument. */
     DaemonConfig config() {
         try {
@@ -115,7 +120,8 @@ public final class ServeCommand implements Callable<Integer> {
                             + " bytes; a Unix socket path holds at most 107");
                 }
             }
-            return DaemonConfig.of(stateDir, address, specs, readOnly, budget, maxConnections, controlPath);
+            return DaemonConfig.of(stateDir, address, specs, readOnly, budget, maxConnections, controlPath)
+                    .withBusyPollMicros(busyPoll);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage(), e);
         }

@@ -39,6 +39,8 @@ class ServeCommandTest {
         "--buffer-budget 16M|--buffer-budget 16.0 MiB is too small",
         "--buffer-budget lots|--buffer-budget lots: size 'lots': not a number",
         "--max-connections 0|--max-connections 0: must be at least 1",
+        "--busy-poll -1|--busy-poll -1: must be between 0 and 1000 microseconds",
+        "--busy-poll 5000|--busy-poll 5000: must be between 0 and 1000 microseconds",
         "--device d=tape:1M|unknown kind 'tape'",
         "--frobnicate|Unknown option: '--frobnicate'",
         "--control /tmp/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.sock|the absolute path is 120 bytes; a Unix socket path holds at most 107",
@@ -70,7 +72,7 @@ class ServeCommandTest {
         Run help = run("serve", "--help");
         assertThat(help.code()).isZero();
         assertThat(help.out()).contains("--device", "--read-only", "--listen", "--state", "--buffer-budget",
-                "--max-connections", "NAME=ram:SIZE", "--control");
+                "--max-connections", "--busy-poll", "NAME=ram:SIZE", "--control");
         Run version = run("--version");
         assertThat(version.code()).isZero();
         assertThat(version.out()).startsWith("ddtree ");

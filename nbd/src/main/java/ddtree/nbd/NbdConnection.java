@@ -13,6 +13,7 @@ import ddtree.block.PooledBuffer;
 import ddtree.block.StatusMaps;
 import java.io.EOFException;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.channels.ByteChannel;
 import java.nio.channels.SocketChannel;
 import java.util.Optional;
@@ -66,6 +67,9 @@ public final class NbdConnection implements BioCompletion {
     private final Extents readExtents = new Extents(MAX_EXTENTS);
     private final Object readExtentsLock = new Object();
 
+    private final BusyPoll busyPoll;
+    /** The socket's stream, for its byte count while polling; null when the channel is no socket. */
+    private final InputStream socketInput;
     private final SlotWorker completions;
     private final SlotWorker submitter;
     private volatile Thread reader;
@@ -91,12 +95,19 @@ public final class NbdConnection implements BioCompletion {
      * @param slots requests this client may have in flight at once
      */
     public NbdConnection(ByteChannel channel, ExportCatalog exports, BufferPool buffers, int slots, String peer) {
+        this(channel, exports, buffers, slots, peer, BusyPoll.OFF);
+    }
+
+    NbdConnection(ByteChannel channel, ExportCatalog exports, BufferPool buffers, int slots, String peer,
+            BusyPoll busyPoll) {
         this.channel = channel;
         this.exports = exports;
         this.buffers = buffers;
         this.peer = peer;
         this.out = new ReplyWriter(channel, OUTPUT_BUFFER);
-        this.in = new WireInput(channel, INPUT_BUFFER, out::flushQuietly);
+        this.busyPoll = busyPoll;
+        this.socketInput = inputOf(channel);
+        this.in = new WireInput(channel, INPUT_BUFFER, out::flushQuietly, this::beforeMessage);
         this.slots = new Slot[slots];
         this.freeSlots = new int[slots];
         for (int i = 0; i < slots; i++) {
@@ -126,6 +137,30 @@ public final class NbdConnection implements BioCompletion {
                 out.flushQuietly();
             }
         });
+    }
+
+    private static InputStream inputOf(ByteChannel channel) {
+        if (channel instanceof SocketChannel sc) {
+            try {
+                return sc.socket().getInputStream();
+            } catch (IOException e) {
+                return null; // closed already: the first read says so
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Before waiting for the next request: send the corked replies, then, when none of this
+     * connection's requests is left for another thread to finish, poll for the client's next one.
+     * With requests in flight elsewhere the poll would only take a CPU from the threads that serve
+     * them.
+     */
+    private void beforeMessage() {
+        out.flushQuietly();
+        if (freeCount == slots.length) { // a racy read is enough for a hint
+            busyPoll.await(socketInput);
+        }
     }
 
     public String peer() {

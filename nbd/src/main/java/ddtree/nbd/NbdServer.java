@@ -28,6 +28,7 @@ public final class NbdServer implements AutoCloseable {
     private final BufferPool buffers;
     private final Set<NbdConnection> connections = ConcurrentHashMap.newKeySet();
     private final ThreadFactory connectionThreads;
+    private final BusyPoll busyPoll;
     private ServerSocketChannel listener;
     private Thread acceptor;
     private volatile boolean closing;
@@ -36,6 +37,8 @@ public final class NbdServer implements AutoCloseable {
         this.config = config;
         this.exports = exports;
         this.buffers = buffers;
+        // A virtual thread that polls would hold its carrier, which other connections need.
+        this.busyPoll = config.virtualThreads() ? BusyPoll.OFF : BusyPoll.of(config.busyPollMicros());
         this.connectionThreads = config.virtualThreads()
                 ? Thread.ofVirtual().name("nbd-conn-", 0).factory()
                 : Thread.ofPlatform().name("nbd-conn-", 0).daemon(true).factory();
@@ -93,7 +96,8 @@ public final class NbdServer implements AutoCloseable {
                 closeQuietly(client);
                 continue;
             }
-            NbdConnection conn = new NbdConnection(client, exports, buffers, config.requestsPerConnection(), peer);
+            NbdConnection conn = new NbdConnection(client, exports, buffers, config.requestsPerConnection(), peer,
+                    busyPoll);
             connections.add(conn);
             if (closing) { // close() may have walked the set before we added to it
                 connections.remove(conn);

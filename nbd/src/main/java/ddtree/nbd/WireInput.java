@@ -18,13 +18,23 @@ final class WireInput {
     private final ByteBuffer buf;
     private final MemorySegment seg;
     private final Runnable beforeBlock;
+    private final Runnable beforeMessage;
 
     WireInput(ReadableByteChannel channel, int capacity, Runnable beforeBlock) {
+        this(channel, capacity, beforeBlock, beforeBlock);
+    }
+
+    /**
+     * @param beforeBlock runs before a read in the middle of a message may block
+     * @param beforeMessage runs instead when the read waits for the next message to start
+     */
+    WireInput(ReadableByteChannel channel, int capacity, Runnable beforeBlock, Runnable beforeMessage) {
         this.channel = channel;
         this.buf = ByteBuffer.allocateDirect(capacity).order(ByteOrder.BIG_ENDIAN);
         this.seg = MemorySegment.ofBuffer(buf); // before limit(0): the segment spans position..limit
         this.buf.limit(0);
         this.beforeBlock = beforeBlock;
+        this.beforeMessage = beforeMessage;
     }
 
     /** Bytes buffered and not yet consumed. */
@@ -63,7 +73,7 @@ final class WireInput {
         }
         buf.clear();
         try {
-            beforeBlock.run();
+            beforeMessage.run();
             int n;
             do { // a blocking channel never returns 0, but an in-memory one may
                 n = channel.read(buf);
