@@ -40,12 +40,6 @@ public final class NbdConnection implements BioCompletion {
     private static final int OUTPUT_BUFFER = 256 << 10;
     /** Reads at least this long are checked for holes, to send them as hole chunks. */
     private static final int SPARSE_READ_MIN = 64 << 10;
-    /**
-     * Requests with at least this much data are submitted by the connection's submitter thread,
-     * so copying their data overlaps with reading the next request; smaller ones are submitted by
-     * the reader itself, where a hand-off would cost more than it saves.
-     */
-    private static final int OFFLOAD_MIN = 128 << 10;
     /** Most extents in one block-status reply. */
     private static final int MAX_EXTENTS = 2048;
 
@@ -68,6 +62,7 @@ public final class NbdConnection implements BioCompletion {
     private final Object readExtentsLock = new Object();
 
     private final BusyPoll busyPoll;
+    private final int offloadMinBytes;
     /** The socket's stream, for its byte count while polling; null when the channel is no socket. */
     private final InputStream socketInput;
     private final SlotWorker completions;
@@ -95,17 +90,22 @@ public final class NbdConnection implements BioCompletion {
      * @param slots requests this client may have in flight at once
      */
     public NbdConnection(ByteChannel channel, ExportCatalog exports, BufferPool buffers, int slots, String peer) {
-        this(channel, exports, buffers, slots, peer, BusyPoll.OFF);
+        this(channel, exports, buffers, slots, peer, BusyPoll.OFF, NbdServerConfig.defaultOffloadMinBytes());
     }
 
+    /**
+     * @param offloadMinBytes requests with at least this much data go to the submitter thread
+     *     (see {@link NbdServerConfig#offloadMinBytes})
+     */
     NbdConnection(ByteChannel channel, ExportCatalog exports, BufferPool buffers, int slots, String peer,
-            BusyPoll busyPoll) {
+            BusyPoll busyPoll, int offloadMinBytes) {
         this.channel = channel;
         this.exports = exports;
         this.buffers = buffers;
         this.peer = peer;
         this.out = new ReplyWriter(channel, OUTPUT_BUFFER);
         this.busyPoll = busyPoll;
+        this.offloadMinBytes = offloadMinBytes;
         this.socketInput = inputOf(channel);
         this.in = new WireInput(channel, INPUT_BUFFER, out::flushQuietly, this::beforeMessage);
         this.slots = new Slot[slots];
@@ -338,7 +338,7 @@ public final class NbdConnection implements BioCompletion {
         slot.length = length;
         Bio bio = slot.bio.reset(op, offset, length, bioFlags, buffer);
         bio.pushCompletion(this, index);
-        if (dataBytes >= OFFLOAD_MIN) {
+        if (dataBytes >= offloadMinBytes) {
             submitter.post(index);
         } else {
             Dispatch.submit(dev, bio);

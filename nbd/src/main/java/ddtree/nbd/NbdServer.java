@@ -97,7 +97,7 @@ public final class NbdServer implements AutoCloseable {
                 continue;
             }
             NbdConnection conn = new NbdConnection(client, exports, buffers, config.requestsPerConnection(), peer,
-                    busyPoll);
+                    busyPoll, config.offloadMinBytes());
             connections.add(conn);
             if (closing) { // close() may have walked the set before we added to it
                 connections.remove(conn);

@@ -15,13 +15,26 @@ import java.net.InetSocketAddress;
  *     in read(2) at queue depth 1; a few hundred platform threads cost little.
  * @param busyPollMicros how long a connection's reader polls its socket for the next request
  *     before it blocks (see {@link BusyPoll}); 0 turns polling off
+ * @param offloadMinBytes requests carrying at least this much data are handed to the
+ *     connection's submitter thread, so that copying them overlaps with reading the next request;
+ *     smaller ones are submitted by the reader itself
  */
 public record NbdServerConfig(
         InetSocketAddress listen, int maxConnections, int requestsPerConnection, boolean virtualThreads,
-        int busyPollMicros) {
+        int busyPollMicros, int offloadMinBytes) {
 
     /** The default poll: longer than a client's turn-around at any queue depth, short against idling. */
     public static final int DEFAULT_BUSY_POLL_MICROS = 50;
+
+    /**
+     * Hands requests of 128 KiB and more to the submitter where a CPU is likely free to copy them
+     * while the reader reads on. On two CPUs or fewer the client takes one, and the hand-off cost
+     * more than it saved: submitting inline measured 7-13% more 1 MiB write throughput with fio
+     * and 3% more with nbdcopy, and the same for reads.
+     */
+    public static int defaultOffloadMinBytes() {
+        return Runtime.getRuntime().availableProcessors() > 2 ? 128 << 10 : Integer.MAX_VALUE;
+    }
 
     public static final int DEFAULT_PORT = 10809;
 
@@ -33,26 +46,37 @@ public record NbdServerConfig(
             throw new IllegalArgumentException(
                     "requestsPerConnection (" + requestsPerConnection + ") must be between 1 and 65536");
         }
+        if (offloadMinBytes < 1) {
+            throw new IllegalArgumentException("offloadMinBytes (" + offloadMinBytes + ") must be positive");
+        }
         if (busyPollMicros < 0 || busyPollMicros > 1_000_000) {
             throw new IllegalArgumentException("busyPollMicros (" + busyPollMicros + ") must be between 0 and 1000000");
         }
     }
 
-    /** Loopback on {@code port}, 1024 connections, 128 requests each, platform threads, the default poll. */
+    /** Loopback on {@code port}, 1024 connections, 128 requests each, platform threads, the default poll and offload. */
     public static NbdServerConfig loopback(int port) {
         return new NbdServerConfig(new InetSocketAddress("127.0.0.1", port), 1024, 128, false,
-                DEFAULT_BUSY_POLL_MICROS);
+                DEFAULT_BUSY_POLL_MICROS, defaultOffloadMinBytes());
     }
 
     public NbdServerConfig withListen(InetSocketAddress address) {
-        return new NbdServerConfig(address, maxConnections, requestsPerConnection, virtualThreads, busyPollMicros);
+        return new NbdServerConfig(address, maxConnections, requestsPerConnection, virtualThreads, busyPollMicros,
+                offloadMinBytes);
     }
 
     public NbdServerConfig withVirtualThreads(boolean virtual) {
-        return new NbdServerConfig(listen, maxConnections, requestsPerConnection, virtual, busyPollMicros);
+        return new NbdServerConfig(listen, maxConnections, requestsPerConnection, virtual, busyPollMicros,
+                offloadMinBytes);
     }
 
     public NbdServerConfig withBusyPollMicros(int micros) {
-        return new NbdServerConfig(listen, maxConnections, requestsPerConnection, virtualThreads, micros);
+        return new NbdServerConfig(listen, maxConnections, requestsPerConnection, virtualThreads, micros,
+                offloadMinBytes);
+    }
+
+    public NbdServerConfig withOffloadMinBytes(int bytes) {
+        return new NbdServerConfig(listen, maxConnections, requestsPerConnection, virtualThreads, busyPollMicros,
+                bytes);
     }
 }

@@ -20,11 +20,15 @@ final class ServerFixture implements AutoCloseable {
     final NbdServer server;
 
     ServerFixture() throws IOException {
+        this(NbdServerConfig.loopback(0));
+    }
+
+    ServerFixture(NbdServerConfig config) throws IOException {
         exports.put(new Export("ram", "a RAM disk", ram, false));
         exports.put(new Export("odd", "", odd, false));
         exports.put(new Export("ro", "read-only", ro, true));
         exports.setDefaultName("ram");
-        server = new NbdServer(NbdServerConfig.loopback(0), exports, pool);
+        server = new NbdServer(config, exports, pool);
         server.start();
     }
 
