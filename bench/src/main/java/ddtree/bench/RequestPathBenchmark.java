@@ -66,6 +66,13 @@ public class RequestPathBenchmark {
     @Param({"false"})
     public boolean virtualThreads;
 
+    /**
+     * How long a connection polls for its next request before it sleeps (the server's default is
+     * 50); {@code -p busyPollMicros=0,50} compares.
+     */
+    @Param({"50"})
+    public int busyPollMicros;
+
     private BufferPool buffers;
     private BlockDevice dev;
     private Path file;
@@ -86,7 +93,8 @@ public class RequestPathBenchmark {
         };
         ExportTable exports = new ExportTable();
         exports.put(new Export(EXPORT, "benchmark " + device + " device", dev, false));
-        NbdServerConfig config = NbdServerConfig.loopback(0).withVirtualThreads(virtualThreads);
+        NbdServerConfig config = NbdServerConfig.loopback(0).withVirtualThreads(virtualThreads)
+                .withBusyPollMicros(busyPollMicros);
         server = new NbdServer(config, exports, buffers);
         server.start();
         InetSocketAddress address = server.localAddress();
