@@ -6,6 +6,7 @@ import ddtree.ddlink.ControlException;
 import ddtree.ddlink.DdlinkClient;
 import ddtree.ddlink.DeviceInfo;
 import ddtree.ddlink.SizeParser;
+import ddtree.ddlink.cli.ControlCli.LocalFailure;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -34,13 +35,6 @@ final class Verbs {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss")
             .withZone(ZoneId.systemDefault());
-
-    /** A problem found on this side, before or without the daemon: exit code 1 like a refusal. */
-    static final class LocalException extends IOException {
-        LocalException(String message) {
-            super(message);
-        }
-    }
 
     /** Bytes in the largest binary unit that keeps a whole number part, as {@code 1.5 GiB}. */
     static String size(long bytes) {
@@ -150,10 +144,10 @@ final class Verbs {
             try {
                 chunk = SizeParser.parse(chunkSize);
             } catch (IllegalArgumentException e) {
-                throw new LocalException("--chunk-size " + chunkSize + ": " + e.getMessage());
+                throw new LocalFailure("--chunk-size " + chunkSize + ": " + e.getMessage());
             }
             if (Long.bitCount(chunk) != 1 || chunk < 4096 || chunk > (1 << 20)) {
-                throw new LocalException("--chunk-size " + chunkSize + ": not a power of two from 4K to 1M");
+                throw new LocalFailure("--chunk-size " + chunkSize + ": not a power of two from 4K to 1M");
             }
             List<String> made = new ArrayList<>();
             try {
@@ -494,8 +488,8 @@ final class Verbs {
             }
         }
 
-        private LocalException failed(IOException e) {
-            LocalException l = new LocalException("cannot write the stream to " + where + " after " + count + " bytes: "
+        private LocalFailure failed(IOException e) {
+            LocalFailure l = new LocalFailure("cannot write the stream to " + where + " after " + count + " bytes: "
                     + (e.getMessage() != null ? e.getMessage() : e.toString()));
             l.initCause(e);
             return l;
