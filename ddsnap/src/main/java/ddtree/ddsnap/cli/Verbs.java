@@ -25,7 +25,6 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /** The verbs of {@code ddsnap}: each one call or a few to the daemon over ddlink. */
@@ -102,16 +101,19 @@ final class Verbs {
         }
     }
 
+    /** A verb: what it does with one connection, run through {@link DdsnapCommand#call}. */
     abstract static class Verb implements Callable<Integer> {
-        @ParentCommand
-        DdsnapCommand root;
-
         @Spec
         CommandLine.Model.CommandSpec spec;
 
+        /** ddsnap itself, from the top of the tree: the delta verbs sit one level further down. */
+        DdsnapCommand root() {
+            return (DdsnapCommand) spec.root().userObject();
+        }
+
         @Override
         public Integer call() {
-            return root.call(spec.commandLine(), this::run);
+            return root().call(spec.commandLine(), this::run);
         }
 
         abstract void run(DdlinkClient c, PrintWriter out) throws IOException, ControlException;
@@ -357,13 +359,7 @@ final class Verbs {
     }
 
     @Command(name = "create", description = "Writes the chunks that differ between snapshots FROM and TO (all of TO without FROM).")
-    static final class DeltaCreate implements Callable<Integer> {
-        @ParentCommand
-        Delta delta;
-
-        @Spec
-        CommandLine.Model.CommandSpec spec;
-
+    static final class DeltaCreate extends Verb {
         @Parameters(index = "0", paramLabel = "VOLUME")
         String volume;
 
@@ -377,39 +373,30 @@ final class Verbs {
         boolean noCompress;
 
         @Override
-        public Integer call() {
-            DdsnapCommand root = (DdsnapCommand) delta.spec.parent().userObject();
+        void run(DdlinkClient c, PrintWriter out) throws IOException, ControlException {
             Optional<String> from = snaps.size() == 2 ? Optional.of(snaps.get(0)) : Optional.empty();
             String to = snaps.getLast();
-            return root.call(spec.commandLine(), (c, out) -> {
-                Progress progress = new Progress("delta " + volume + " " + from.map(f -> f + "..").orElse("") + to);
-                OutputStream target = output != null ? Files.newOutputStream(output) : root.stdout;
-                String where = output != null ? output.toString() : "standard output";
-                try (OutputStream counted = new CountingOutput(target, progress, where)) {
-                    JsonNode r = c.deltaSend(volume, from, to, !noCompress, counted, n -> { });
-                    counted.flush();
-                    progress.done();
-                    spec.commandLine().getErr().println("ddsnap: delta " + from.map(f -> f + " -> ").orElse("full ") + to
-                            + ": " + r.path("chunks").asLong() + " chunks, " + size(r.path("dataBytes").asLong()) + " of data");
-                } catch (ControlException | IOException e) {
-                    progress.done();
-                    if (output != null) {
-                        Files.deleteIfExists(output); // never leave a stream that looks whole
-                    }
-                    throw e;
+            Progress progress = new Progress("delta " + volume + " " + from.map(f -> f + "..").orElse("") + to);
+            OutputStream target = output != null ? Files.newOutputStream(output) : root().stdout;
+            String where = output != null ? output.toString() : "standard output";
+            try (OutputStream counted = new CountingOutput(target, progress, where)) {
+                JsonNode r = c.deltaSend(volume, from, to, !noCompress, counted, n -> { });
+                counted.flush();
+                progress.done();
+                spec.commandLine().getErr().println("ddsnap: delta " + from.map(f -> f + " -> ").orElse("full ") + to
+                        + ": " + r.path("chunks").asLong() + " chunks, " + size(r.path("dataBytes").asLong()) + " of data");
+            } catch (ControlException | IOException e) {
+                progress.done();
+                if (output != null) {
+                    Files.deleteIfExists(output); // never leave a stream that looks whole
                 }
-            });
+                throw e;
+            }
         }
     }
 
     @Command(name = "apply", description = "Applies a delta stream to VOLUME and creates snapshot TO there, all or nothing.")
-    static final class DeltaApply implements Callable<Integer> {
-        @ParentCommand
-        Delta delta;
-
-        @Spec
-        CommandLine.Model.CommandSpec spec;
-
+    static final class DeltaApply extends Verb {
         @Parameters(index = "0", paramLabel = "VOLUME")
         String volume;
 
@@ -421,25 +408,22 @@ final class Verbs {
         boolean force;
 
         @Override
-        public Integer call() {
-            DdsnapCommand root = (DdsnapCommand) delta.spec.parent().userObject();
-            return root.call(spec.commandLine(), (c, out) -> {
-                Progress progress = new Progress("apply " + volume);
-                if (input != null) {
-                    progress.total(Files.size(input));
-                }
-                try (InputStream in = input != null ? Files.newInputStream(input) : root.stdin) {
-                    JsonNode r = c.deltaReceive(volume, force, in, progress::at);
-                    progress.done();
-                    String snap = r.path("name").asText();
-                    exportSnapshot(c, volume, snap, false);
-                    out.println("snapshot " + snap + " of " + volume + " received (" + r.path("records").asLong()
-                            + " records, " + size(r.path("dataBytes").asLong()) + " of data), exported read-only as "
-                            + snapshotDevice(volume, snap));
-                } finally {
-                    progress.done();
-                }
-            });
+        void run(DdlinkClient c, PrintWriter out) throws IOException, ControlException {
+            Progress progress = new Progress("apply " + volume);
+            if (input != null) {
+                progress.total(Files.size(input));
+            }
+            try (InputStream in = input != null ? Files.newInputStream(input) : root().stdin) {
+                JsonNode r = c.deltaReceive(volume, force, in, progress::at);
+                progress.done();
+                String snap = r.path("name").asText();
+                exportSnapshot(c, volume, snap, false);
+                out.println("snapshot " + snap + " of " + volume + " received (" + r.path("records").asLong()
+                        + " records, " + size(r.path("dataBytes").asLong()) + " of data), exported read-only as "
+                        + snapshotDevice(volume, snap));
+            } finally {
+                progress.done();
+            }
         }
     }
 
