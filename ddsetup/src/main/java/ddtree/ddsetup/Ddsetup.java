@@ -2,10 +2,8 @@ package ddtree.ddsetup;
 
 import ddtree.ddlink.ControlException;
 import ddtree.ddlink.DdlinkClient;
+import ddtree.ddlink.cli.ControlCli;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.nio.file.InvalidPathException;
-import java.nio.file.Path;
 import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -14,12 +12,11 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ScopeType;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.UnmatchedArgumentException;
 
 /**
  * {@code ddsetup}: dmsetup for ddtree, talking to the daemon over its control socket. Exit
- * codes scripts can rely on: 0 done, 1 the daemon refused the request (why, on stderr), 2 a
- * usage error, 3 the daemon cannot be reached.
+ * codes scripts can rely on, as {@link ControlCli}'s: 0 done, 1 the daemon refused the request
+ * (why, on stderr), 2 a usage error, 3 the daemon cannot be reached.
  */
 @Command(
         name = "ddsetup",
@@ -43,17 +40,15 @@ import picocli.CommandLine.UnmatchedArgumentException;
             "  ddsetup ls --tree",
         })
 public final class Ddsetup implements Runnable {
-    public static final int OK = 0;
-    public static final int REFUSED = 1;
-    public static final int USAGE = 2;
-    public static final int UNREACHABLE = 3;
-    static final String DEFAULT_CONTROL = "./var/control.sock";
+    /** Every verb only talks to the daemon, so any I/O failure after connecting is losing it. */
+    private static final ControlCli CLI =
+            new ControlCli("ddsetup", (socket, reason) -> "lost the daemon at " + socket + ": " + reason);
 
     @Spec
     CommandSpec spec;
 
     @Option(names = "--control", paramLabel = "PATH", scope = ScopeType.INHERIT,
-            description = "The daemon's control socket (default: $DDTREE_CONTROL, else " + DEFAULT_CONTROL + ").")
+            description = "The daemon's control socket (default: $DDTREE_CONTROL, else " + ControlCli.DEFAULT_CONTROL + ").")
     String control;
 
     @Option(names = "--json", scope = ScopeType.INHERIT, description = "Print the daemon's answer as JSON, for scripts.")
@@ -78,32 +73,7 @@ public final class Ddsetup implements Runnable {
 
     /** The command line with ddsetup's error reporting and exit codes. */
     public static CommandLine commandLine(Map<String, String> env, java.io.InputStream stdin) {
-        CommandLine cmd = new CommandLine(new Ddsetup(env, stdin));
-        cmd.setParameterExceptionHandler(Ddsetup::usageError);
-        return cmd;
-    }
-
-    private static int usageError(ParameterException ex, String[] args) {
-        CommandLine cmd = ex.getCommandLine();
-        PrintWriter err = cmd.getErr();
-        err.println("ddsetup: " + ex.getMessage());
-        UnmatchedArgumentException.printSuggestions(ex, err);
-        err.println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help' for more information.");
-        err.flush();
-        return USAGE;
-    }
-
-    /** Where the control socket is: --control, else $DDTREE_CONTROL, else the serve default. */
-    Path controlPath() {
-        String p = control != null ? control : env.getOrDefault("DDTREE_CONTROL", "");
-        if (p.isEmpty()) {
-            p = DEFAULT_CONTROL;
-        }
-        try {
-            return Path.of(p);
-        } catch (InvalidPathException e) {
-            throw new ParameterException(spec.commandLine(), "--control " + p + ": " + e.getReason());
-        }
+        return CLI.commandLine(new Ddsetup(env, stdin));
     }
 
     /** One call to the daemon: what a verb does with a connected client. */
@@ -112,42 +82,9 @@ public final class Ddsetup implements Runnable {
         void run(DdlinkClient client, Printer out) throws IOException, ControlException;
     }
 
-    /** Connects, runs {@code call}, and turns the outcome into an exit code with a message on stderr. */
+    /** Connects, runs {@code call} with the verb's output as --json asks, and returns the exit code. */
     int call(CommandLine verb, Call call) {
-        Path socket = controlPath();
-        PrintWriter err = verb.getErr();
-        DdlinkClient client;
-        try {
-            client = DdlinkClient.connect(socket, "ddsetup");
-        } catch (IOException e) {
-            err.println("ddsetup: cannot reach the daemon at " + socket + ": " + reason(e)
-                    + " (is 'ddtree serve' running? --control or DDTREE_CONTROL name its socket)");
-            err.flush();
-            return UNREACHABLE;
-        }
-        Printer out = new Printer(verb.getOut(), json);
-        try (client) {
-            call.run(client, out);
-            out.flush();
-            return OK;
-        } catch (ControlException e) {
-            out.flush();
-            err.println("ddsetup: " + e.getMessage());
-            err.flush();
-            return REFUSED;
-        } catch (IOException e) {
-            out.flush();
-            err.println("ddsetup: lost the daemon at " + socket + ": " + reason(e));
-            err.flush();
-            return UNREACHABLE;
-        }
-    }
-
-    private static String reason(IOException e) {
-        String m = e.getMessage();
-        if (e instanceof java.net.SocketException && m != null && m.contains("No such file")) {
-            return "no socket there";
-        }
-        return m != null ? m : e.toString();
+        return CLI.call(verb, ControlCli.controlPath(spec.commandLine(), control, env),
+                (client, out) -> call.run(client, new Printer(out, json)));
     }
 }

@@ -1,9 +1,7 @@
 package ddtree.ddsetup;
 
 import ddtree.ddlink.Protocol;
-import java.io.IOException;
-import java.io.InputStream;
-import java.util.Properties;
+import ddtree.ddlink.cli.ControlCli;
 import picocli.CommandLine.IVersionProvider;
 
 /** The version Maven stamped into the jar. */
@@ -14,15 +12,6 @@ public final class Version implements IVersionProvider {
     }
 
     static String version() {
-        Properties p = new Properties();
-        try (InputStream in = Version.class.getResourceAsStream("version.properties")) {
-            if (in != null) {
-                p.load(in);
-            }
-        } catch (IOException e) {
-            // fall through to "unknown"
-        }
-        String v = p.getProperty("version", "");
-        return v.isEmpty() || v.startsWith("${") ? "unknown" : v;
+        return ControlCli.version(Version.class);
     }
 }

@@ -4,6 +4,7 @@ import ddtree.ddlink.ControlException;
 import ddtree.ddlink.DdlinkClient;
 import ddtree.ddlink.DeviceInfo;
 import ddtree.ddlink.SizeParser;
+import ddtree.ddlink.cli.ControlCli.LocalFailure;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -44,17 +45,17 @@ final class Specs {
                 rest = rest.substring(0, colon);
             }
             if (rest.isEmpty()) {
-                throw new Verbs.LocalException(where + "missing path");
+                throw new LocalFailure(where + "missing path");
             }
             Path path;
             try {
                 path = Path.of(rest).toAbsolutePath().normalize();
             } catch (InvalidPathException e) {
-                throw new Verbs.LocalException(where + "bad path: " + e.getReason());
+                throw new LocalFailure(where + "bad path: " + e.getReason());
             }
             if (!Files.exists(path)) {
                 if (sizeText == null) {
-                    throw new Verbs.LocalException(where + path + " does not exist; give its size as file:PATH:SIZE to create it");
+                    throw new LocalFailure(where + path + " does not exist; give its size as file:PATH:SIZE to create it");
                 }
                 long size = size(where, sizeText);
                 try (RandomAccessFile f = new RandomAccessFile(path.toFile(), "rw")) {
@@ -62,32 +63,32 @@ final class Specs {
                 }
             }
             if (!Files.isRegularFile(path)) {
-                throw new Verbs.LocalException(where + path + " is not a regular file (put a block device in a ddtree "
+                throw new LocalFailure(where + path + " is not a regular file (put a block device in a ddtree "
                         + "device with ddsetup and name that device)");
             }
             long size = Files.size(path) / 512 * 512;
             if (size == 0) {
-                throw new Verbs.LocalException(where + path + " is smaller than one 512-byte sector");
+                throw new LocalFailure(where + path + " is smaller than one 512-byte sector");
             }
             return new Resolved(path.toString(), size, Optional.empty());
         }
         if (spec.contains(":")) {
-            throw new Verbs.LocalException(where + "unknown kind '" + spec.substring(0, spec.indexOf(':'))
+            throw new LocalFailure(where + "unknown kind '" + spec.substring(0, spec.indexOf(':'))
                     + "' (use ram:SIZE, file:PATH[:SIZE] or a device name)");
         }
         List<DeviceInfo> info = client.info(Optional.of(spec));
         return new Resolved(spec, info.getFirst().size(), Optional.empty());
     }
 
-    private static long size(String where, String text) throws Verbs.LocalException {
+    private static long size(String where, String text) throws LocalFailure {
         long size;
         try {
             size = SizeParser.parse(text);
         } catch (IllegalArgumentException e) {
-            throw new Verbs.LocalException(where + e.getMessage());
+            throw new LocalFailure(where + e.getMessage());
         }
         if (size <= 0 || size % 512 != 0) {
-            throw new Verbs.LocalException(where + "size " + size + " is not a positive multiple of 512 bytes");
+            throw new LocalFailure(where + "size " + size + " is not a positive multiple of 512 bytes");
         }
         return size;
     }

@@ -6,6 +6,7 @@ import ddtree.ddlink.ControlException;
 import ddtree.ddlink.DdlinkClient;
 import ddtree.ddlink.DeviceInfo;
 import ddtree.ddlink.SizeParser;
+import ddtree.ddlink.cli.ControlCli.LocalFailure;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -24,7 +25,6 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /** The verbs of {@code ddsnap}: each one call or a few to the daemon over ddlink. */
@@ -34,13 +34,6 @@ final class Verbs {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss")
             .withZone(ZoneId.systemDefault());
-
-    /** A problem found on this side, before or without the daemon: exit code 1 like a refusal. */
-    static final class LocalException extends IOException {
-        LocalException(String message) {
-            super(message);
-        }
-    }
 
     /** Bytes in the largest binary unit that keeps a whole number part, as {@code 1.5 GiB}. */
     static String size(long bytes) {
@@ -108,16 +101,19 @@ final class Verbs {
         }
     }
 
+    /** A verb: what it does with one connection, run through {@link DdsnapCommand#call}. */
     abstract static class Verb implements Callable<Integer> {
-        @ParentCommand
-        DdsnapCommand root;
-
         @Spec
         CommandLine.Model.CommandSpec spec;
 
+        /** ddsnap itself, from the top of the tree: the delta verbs sit one level further down. */
+        DdsnapCommand root() {
+            return (DdsnapCommand) spec.root().userObject();
+        }
+
         @Override
         public Integer call() {
-            return root.call(spec.commandLine(), this::run);
+            return root().call(spec.commandLine(), this::run);
         }
 
         abstract void run(DdlinkClient c, PrintWriter out) throws IOException, ControlException;
@@ -150,10 +146,10 @@ final class Verbs {
             try {
                 chunk = SizeParser.parse(chunkSize);
             } catch (IllegalArgumentException e) {
-                throw new LocalException("--chunk-size " + chunkSize + ": " + e.getMessage());
+                throw new LocalFailure("--chunk-size " + chunkSize + ": " + e.getMessage());
             }
             if (Long.bitCount(chunk) != 1 || chunk < 4096 || chunk > (1 << 20)) {
-                throw new LocalException("--chunk-size " + chunkSize + ": not a power of two from 4K to 1M");
+                throw new LocalFailure("--chunk-size " + chunkSize + ": not a power of two from 4K to 1M");
             }
             List<String> made = new ArrayList<>();
             try {
@@ -363,13 +359,7 @@ final class Verbs {
     }
 
     @Command(name = "create", description = "Writes the chunks that differ between snapshots FROM and TO (all of TO without FROM).")
-    static final class DeltaCreate implements Callable<Integer> {
-        @ParentCommand
-        Delta delta;
-
-        @Spec
-        CommandLine.Model.CommandSpec spec;
-
+    static final class DeltaCreate extends Verb {
         @Parameters(index = "0", paramLabel = "VOLUME")
         String volume;
 
@@ -383,39 +373,30 @@ final class Verbs {
         boolean noCompress;
 
         @Override
-        public Integer call() {
-            DdsnapCommand root = (DdsnapCommand) delta.spec.parent().userObject();
+        void run(DdlinkClient c, PrintWriter out) throws IOException, ControlException {
             Optional<String> from = snaps.size() == 2 ? Optional.of(snaps.get(0)) : Optional.empty();
             String to = snaps.getLast();
-            return root.call(spec.commandLine(), (c, out) -> {
-                Progress progress = new Progress("delta " + volume + " " + from.map(f -> f + "..").orElse("") + to);
-                OutputStream target = output != null ? Files.newOutputStream(output) : root.stdout;
-                String where = output != null ? output.toString() : "standard output";
-                try (OutputStream counted = new CountingOutput(target, progress, where)) {
-                    JsonNode r = c.deltaSend(volume, from, to, !noCompress, counted, n -> { });
-                    counted.flush();
-                    progress.done();
-                    spec.commandLine().getErr().println("ddsnap: delta " + from.map(f -> f + " -> ").orElse("full ") + to
-                            + ": " + r.path("chunks").asLong() + " chunks, " + size(r.path("dataBytes").asLong()) + " of data");
-                } catch (ControlException | IOException e) {
-                    progress.done();
-                    if (output != null) {
-                        Files.deleteIfExists(output); // never leave a stream that looks whole
-                    }
-                    throw e;
+            Progress progress = new Progress("delta " + volume + " " + from.map(f -> f + "..").orElse("") + to);
+            OutputStream target = output != null ? Files.newOutputStream(output) : root().stdout;
+            String where = output != null ? output.toString() : "standard output";
+            try (OutputStream counted = new CountingOutput(target, progress, where)) {
+                JsonNode r = c.deltaSend(volume, from, to, !noCompress, counted, n -> { });
+                counted.flush();
+                progress.done();
+                spec.commandLine().getErr().println("ddsnap: delta " + from.map(f -> f + " -> ").orElse("full ") + to
+                        + ": " + r.path("chunks").asLong() + " chunks, " + size(r.path("dataBytes").asLong()) + " of data");
+            } catch (ControlException | IOException e) {
+                progress.done();
+                if (output != null) {
+                    Files.deleteIfExists(output); // never leave a stream that looks whole
                 }
-            });
+                throw e;
+            }
         }
     }
 
     @Command(name = "apply", description = "Applies a delta stream to VOLUME and creates snapshot TO there, all or nothing.")
-    static final class DeltaApply implements Callable<Integer> {
-        @ParentCommand
-        Delta delta;
-
-        @Spec
-        CommandLine.Model.CommandSpec spec;
-
+    static final class DeltaApply extends Verb {
         @Parameters(index = "0", paramLabel = "VOLUME")
         String volume;
 
@@ -427,25 +408,22 @@ final class Verbs {
         boolean force;
 
         @Override
-        public Integer call() {
-            DdsnapCommand root = (DdsnapCommand) delta.spec.parent().userObject();
-            return root.call(spec.commandLine(), (c, out) -> {
-                Progress progress = new Progress("apply " + volume);
-                if (input != null) {
-                    progress.total(Files.size(input));
-                }
-                try (InputStream in = input != null ? Files.newInputStream(input) : root.stdin) {
-                    JsonNode r = c.deltaReceive(volume, force, in, progress::at);
-                    progress.done();
-                    String snap = r.path("name").asText();
-                    exportSnapshot(c, volume, snap, false);
-                    out.println("snapshot " + snap + " of " + volume + " received (" + r.path("records").asLong()
-                            + " records, " + size(r.path("dataBytes").asLong()) + " of data), exported read-only as "
-                            + snapshotDevice(volume, snap));
-                } finally {
-                    progress.done();
-                }
-            });
+        void run(DdlinkClient c, PrintWriter out) throws IOException, ControlException {
+            Progress progress = new Progress("apply " + volume);
+            if (input != null) {
+                progress.total(Files.size(input));
+            }
+            try (InputStream in = input != null ? Files.newInputStream(input) : root().stdin) {
+                JsonNode r = c.deltaReceive(volume, force, in, progress::at);
+                progress.done();
+                String snap = r.path("name").asText();
+                exportSnapshot(c, volume, snap, false);
+                out.println("snapshot " + snap + " of " + volume + " received (" + r.path("records").asLong()
+                        + " records, " + size(r.path("dataBytes").asLong()) + " of data), exported read-only as "
+                        + snapshotDevice(volume, snap));
+            } finally {
+                progress.done();
+            }
         }
     }
 
@@ -494,8 +472,8 @@ final class Verbs {
             }
         }
 
-        private LocalException failed(IOException e) {
-            LocalException l = new LocalException("cannot write the stream to " + where + " after " + count + " bytes: "
+        private LocalFailure failed(IOException e) {
+            LocalFailure l = new LocalFailure("cannot write the stream to " + where + " after " + count + " bytes: "
                     + (e.getMessage() != null ? e.getMessage() : e.toString()));
             l.initCause(e);
             return l;
