@@ -429,6 +429,15 @@ class DdsnapVolumeTest {
                 read(0x12, 10 * M, CHUNK), read(0, 12 * M, 8 * K));
         TestDaemons.qemuIoOk(uri("dst"), read(0x11, 0, 2 * M), read(0x12, 10 * M, CHUNK));
 
+        // Files that cannot be opened are this side's failure: exit 1, naming the file.
+        Path nowhere = dir.resolve("no-such-dir").resolve("mon.delta");
+        DdsnapCli.Result noDir = cli.run("delta", "create", "vm", "mon", "-o", nowhere.toString());
+        assertThat(noDir.code()).as(noDir.toString()).isEqualTo(1);
+        assertThat(noDir.err()).isEqualTo("ddsnap: cannot write " + nowhere + ": no such file or directory\n");
+        DdsnapCli.Result noFile = cli.run("delta", "apply", "dst", nowhere.toString());
+        assertThat(noFile.code()).as(noFile.toString()).isEqualTo(1);
+        assertThat(noFile.err()).isEqualTo("ddsnap: cannot read " + nowhere + ": no such file or directory\n");
+
         // An incremental one through standard output and input, as a pipe carries it.
         DdsnapCli.Result inc = cli.ok("delta", "create", "vm", "mon", "tue");
         assertThat(inc.err()).startsWith("ddsnap: delta mon -> tue: 17 chunks, ");

@@ -377,7 +377,8 @@ final class Verbs {
             Optional<String> from = snaps.size() == 2 ? Optional.of(snaps.get(0)) : Optional.empty();
             String to = snaps.getLast();
             Progress progress = new Progress("delta " + volume + " " + from.map(f -> f + "..").orElse("") + to);
-            OutputStream target = output != null ? Files.newOutputStream(output) : root().stdout;
+            OutputStream target = output != null ? openLocal("write", output, () -> Files.newOutputStream(output))
+                    : root().stdout;
             String where = output != null ? output.toString() : "standard output";
             try (OutputStream counted = new CountingOutput(target, progress, where)) {
                 JsonNode r = c.deltaSend(volume, from, to, !noCompress, counted, n -> { });
@@ -411,9 +412,10 @@ final class Verbs {
         void run(DdlinkClient c, PrintWriter out) throws IOException, ControlException {
             Progress progress = new Progress("apply " + volume);
             if (input != null) {
-                progress.total(Files.size(input));
+                progress.total(openLocal("read", input, () -> Files.size(input)));
             }
-            try (InputStream in = input != null ? Files.newInputStream(input) : root().stdin) {
+            try (InputStream in = input != null ? openLocal("read", input, () -> Files.newInputStream(input))
+                    : root().stdin) {
                 JsonNode r = c.deltaReceive(volume, force, in, progress::at);
                 progress.done();
                 String snap = r.path("name").asText();
@@ -424,6 +426,29 @@ final class Verbs {
             } finally {
                 progress.done();
             }
+        }
+    }
+
+    /** Opening a local file, which fails on this side, not the daemon's. */
+    @FunctionalInterface
+    private interface LocalOpen<T> {
+        T open() throws IOException;
+    }
+
+    /** Opens {@code path}; a failure is a {@link LocalFailure} naming the file and why, as cp does. */
+    private static <T> T openLocal(String verb, Path path, LocalOpen<T> open) throws LocalFailure {
+        try {
+            return open.open();
+        } catch (IOException e) {
+            String why = switch (e) {
+                case java.nio.file.NoSuchFileException x -> "no such file or directory";
+                case java.nio.file.AccessDeniedException x -> "permission denied";
+                case java.nio.file.FileSystemException x when x.getReason() != null -> x.getReason();
+                default -> e.getMessage() != null ? e.getMessage() : e.toString();
+            };
+            LocalFailure failure = new LocalFailure("cannot " + verb + " " + path + ": " + why);
+            failure.initCause(e);
+            throw failure;
         }
     }
 
