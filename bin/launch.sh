@@ -1,4 +1,4 @@
-# Sourced by the launchers (bin/ddtree, bin/ddsetup): finds a JDK 25, builds the project when it
+# Sourced by the launchers (bin/ddtree, bin/ddsetup, bin/ddsnap): finds a JDK 25, builds the project when it
 # has not been built or a source or pom.xml is newer than the jar, then runs a module's main class.
 # DDTREE_JAVA_OPTS adds options for the JVM.
 
@@ -7,7 +7,7 @@ ddtree_repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 source "$ddtree_repo/bin/jdk.sh"
 
 # The modules a launcher runs from; one build makes all of them, so the launchers share it.
-ddtree_launch_modules=(daemon ddsetup)
+ddtree_launch_modules=(daemon ddsetup ddsnap)
 
 ddtree_module_jar() { # $1: module directory; prints its jar, or nothing
     local j
