@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(300)
 class DdsetupIT {
-    static final Duration START = Duration.ofSeconds(120);
+    static final Duration START = Launched.START;
     static Path bin;
 
     @TempDir
@@ -33,47 +33,14 @@ class DdsetupIT {
 
     @BeforeAll
     static void findLaunchers() {
-        Path d = Path.of("").toAbsolutePath();
-        while (d != null && !Files.isExecutable(d.resolve("bin/ddsetup"))) {
-            d = d.getParent();
-        }
-        assertThat(d).as("bin/ddsetup above " + Path.of("").toAbsolutePath()).isNotNull();
-        bin = d.resolve("bin");
+        bin = Launched.bin("ddsetup").getParent();
     }
 
-    /** bin/ddtree serve as a subprocess. */
-    final class Serve implements AutoCloseable {
-        final Process process;
-        final Path log;
-        final int port;
-
-        Serve(int port, String... args) throws Exception {
-            this.port = port;
-            log = Files.createTempFile(dir, "serve-", ".log");
-            List<String> cmd = new ArrayList<>(List.of(bin.resolve("ddtree").toString(), "serve",
-                    "--state", dir.resolve("state").toString(), "--listen", "127.0.0.1:" + port));
-            cmd.addAll(List.of(args));
-            process = Exec.start(dir, log, cmd);
-            boolean up = TestDaemons.await(START, () -> output().contains("  nbdfuse DIR ") || !process.isAlive());
-            assertThat(up && process.isAlive()).as("daemon started; output:\n" + output()).isTrue();
-        }
-
-        String uri(String export) {
-            return "nbd://127.0.0.1:" + port + "/" + export;
-        }
-
-        String output() {
-            try {
-                return Files.readString(log);
-            } catch (IOException e) {
-                return "";
-            }
-        }
-
-        @Override
-        public void close() {
-            Exec.kill(process);
-        }
+    /** bin/ddtree serve with its state in {@code dir/state}; closing kills it. */
+    private Launched serve(int port, String... args) throws Exception {
+        List<String> all = new ArrayList<>(List.of("--state", dir.resolve("state").toString()));
+        all.addAll(List.of(args));
+        return new Launched(dir, Files.createTempFile(dir, "serve-", ".log"), port, all);
     }
 
     Exec.Result ddsetup(String... args) {
@@ -94,10 +61,10 @@ class DdsetupIT {
         Tools.requireAll("qemu-io", "nbdinfo");
         Path a = sparse("a.img", 16 << 20);
         Path b = sparse("b.img", 16 << 20);
-        int port = LauncherIT.freePort();
+        int port = Launched.freePort();
         String table;
         String tree;
-        try (Serve s = new Serve(port, "--device", "base=file:base.img:8M")) {
+        try (Launched s = serve(port, "--device", "base=file:base.img:8M")) {
             ddsetupOk("create", "st", "--table", "0 65536 striped 2 64 " + a + " 0 " + b + " 0");
             ddsetupOk("create", "part", "--table", "0 8192 linear st 4096");
             ddsetupOk("export", "st");
@@ -113,7 +80,7 @@ class DdsetupIT {
         assertThat(saved.get("devices")).extracting(n -> n.get("name").asText()).containsExactly("base", "st", "part");
         assertThat(dir.resolve("state/devices.json.tmp")).doesNotExist();
 
-        try (Serve s = new Serve(port, "--device", "base=file:base.img:8M")) {
+        try (Launched s = serve(port, "--device", "base=file:base.img:8M")) {
             assertThat(s.output()).contains("  st    32.0 MiB  striped").contains("  part  4.0 MiB   linear  read-only  exported as p");
             assertThat(ddsetupOk("table").out()).isEqualTo(table);
             assertThat(ddsetupOk("ls", "--tree").out()).isEqualTo(tree);
@@ -140,7 +107,7 @@ class DdsetupIT {
         Exec.Result usage = ddsetup("create");
         assertThat(usage.exitCode()).as(usage.describe()).isEqualTo(2);
         assertThat(usage.err()).contains("ddsetup: Missing required parameter: 'NAME'");
-        try (Serve s = new Serve(LauncherIT.freePort(), "--device", "r=ram:1M")) {
+        try (Launched s = serve(Launched.freePort(), "--device", "r=ram:1M")) {
             Exec.Result refused = ddsetup("remove", "nosuch");
             assertThat(refused.exitCode()).as(refused.describe()).isEqualTo(1);
             assertThat(refused.err()).endsWith("ddsetup: no device named 'nosuch'\n");
@@ -166,13 +133,13 @@ class DdsetupIT {
 
     @Test
     void aCommandLineDeviceThatContradictsTheSavedOneIsRefused() throws Exception {
-        int port = LauncherIT.freePort();
-        try (Serve s = new Serve(port, "--device", "a=ram:1M")) {
+        int port = Launched.freePort();
+        try (Launched s = serve(port, "--device", "a=ram:1M")) {
             s.process.destroy();
             assertThat(s.process.waitFor(60, TimeUnit.SECONDS)).isTrue();
         }
         // The same again is fine.
-        try (Serve s = new Serve(port, "--device", "a=ram:1M")) {
+        try (Launched s = serve(port, "--device", "a=ram:1M")) {
             s.process.destroy();
             assertThat(s.process.waitFor(60, TimeUnit.SECONDS)).isTrue();
         }

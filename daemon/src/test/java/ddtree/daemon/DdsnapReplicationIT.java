@@ -2,7 +2,6 @@ package ddtree.daemon;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(300)
 class DdsnapReplicationIT {
-    static final Duration START = Duration.ofSeconds(120); // a launcher may have to build first
+    static final Duration START = Launched.START;
     static Path bin;
 
     @TempDir
@@ -29,29 +28,18 @@ class DdsnapReplicationIT {
 
     @BeforeAll
     static void findLaunchers() {
-        Path d = Path.of("").toAbsolutePath();
-        while (d != null && !Files.isExecutable(d.resolve("bin/ddsnap"))) {
-            d = d.getParent();
-        }
-        assertThat(d).as("bin/ddsnap above " + Path.of("").toAbsolutePath()).isNotNull();
-        bin = d.resolve("bin");
+        bin = Launched.bin("ddsnap").getParent();
     }
 
     /** bin/ddtree serve with its state in {@code dir/NAME}; closing kills it. */
     final class Serve implements AutoCloseable {
-        final Process process;
+        final Launched daemon;
         final Path state;
-        final Path log;
-        final int port;
 
         Serve(String name) throws Exception {
-            port = LauncherIT.freePort();
             state = dir.resolve(name);
-            log = dir.resolve(name + ".log");
-            process = Exec.start(dir, log, List.of(bin.resolve("ddtree").toString(), "serve", "--state", state.toString(),
-                    "--listen", "127.0.0.1:" + port, "--device", "spare=ram:1M"));
-            boolean up = TestDaemons.await(START, () -> output().contains("  nbdfuse DIR ") || !process.isAlive());
-            assertThat(up && process.isAlive()).as("daemon started; output:\n" + output()).isTrue();
+            daemon = new Launched(dir, dir.resolve(name + ".log"), Launched.freePort(),
+                    List.of("--state", state.toString(), "--device", "spare=ram:1M"));
         }
 
         String control() {
@@ -59,15 +47,7 @@ class DdsnapReplicationIT {
         }
 
         String uri(String export) {
-            return "nbd://127.0.0.1:" + port + "/" + export;
-        }
-
-        String output() {
-            try {
-                return Files.readString(log);
-            } catch (IOException e) {
-                return "";
-            }
+            return daemon.uri(export);
         }
 
         /** bin/ddsnap --control THIS ARGS, which must succeed. */
@@ -79,7 +59,7 @@ class DdsnapReplicationIT {
 
         @Override
         public void close() {
-            Exec.kill(process);
+            daemon.close();
         }
     }
 

@@ -89,7 +89,7 @@ class DdsnapRestartTest {
     @Test
     void theVolumeItsSnapshotsAndTheirDataComeBackAfterACrash() throws Exception {
         Tools.requireAll("qemu-io", "nbdinfo");
-        int port = LauncherIT.freePort();
+        int port = Launched.freePort();
         try (Serve s = new Serve(port)) {
             DdsnapCli cli = new DdsnapCli(dir.resolve("state/control.sock"));
             cli.ok("init", "vm", "--origin", "file:" + dir.resolve("vm.img") + ":64M",

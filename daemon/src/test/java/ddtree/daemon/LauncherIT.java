@@ -26,7 +26,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 @Timeout(300)
 class LauncherIT {
-    static final Duration START = Duration.ofSeconds(120); // a launcher may have to build first
+    static final Duration START = Launched.START;
     static Path launcher;
 
     @TempDir
@@ -34,60 +34,12 @@ class LauncherIT {
 
     @BeforeAll
     static void findLauncher() {
-        Path d = Path.of("").toAbsolutePath();
-        while (d != null && !Files.isExecutable(d.resolve("bin/ddtree"))) {
-            d = d.getParent();
-        }
-        assertThat(d).as("bin/ddtree above " + Path.of("").toAbsolutePath()).isNotNull();
-        launcher = d.resolve("bin/ddtree");
+        launcher = Launched.bin("ddtree");
     }
 
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
-            return s.getLocalPort();
-        }
-    }
-
-    /** A daemon run through bin/ddtree; closing sends SIGTERM and, if need be, SIGKILL. */
-    final class Served implements AutoCloseable {
-        final Process process;
-        final Path log;
-        final int port;
-
-        Served(Path cwd, String... args) throws Exception {
-            port = freePort();
-            log = Files.createTempFile(dir, "serve-", ".log");
-            List<String> cmd = new ArrayList<>(List.of(launcher.toString(), "serve", "--listen", "127.0.0.1:" + port));
-            cmd.addAll(List.of(args));
-            process = Exec.start(cwd, log, cmd);
-            // The banner ends with the nbdfuse line.
-            boolean up = TestDaemons.await(START, () -> output().contains("  nbdfuse DIR ") || !process.isAlive());
-            assertThat(up && process.isAlive()).as("daemon started; output:\n" + output()).isTrue();
-        }
-
-        String uri(String export) {
-            return "nbd://127.0.0.1:" + port + "/" + export;
-        }
-
-        String output() {
-            try {
-                return Files.readString(log);
-            } catch (IOException e) {
-                return "";
-            }
-        }
-
-        /** SIGTERM, then the exit code. */
-        int stop() throws InterruptedException {
-            process.destroy();
-            assertThat(process.waitFor(60, TimeUnit.SECONDS)).as("stopped within 60 s; output:\n" + output()).isTrue();
-            return process.exitValue();
-        }
-
-        @Override
-        public void close() {
-            Exec.kill(process);
-        }
+    /** bin/ddtree serve in {@code cwd}; closing sends SIGKILL unless stopped first. */
+    private Launched serve(Path cwd, String... args) throws Exception {
+        return new Launched(cwd, Files.createTempFile(dir, "serve-", ".log"), Launched.freePort(), List.of(args));
     }
 
     @Test
@@ -95,7 +47,7 @@ class LauncherIT {
         String nbdinfo = Tools.require("nbdinfo");
         Path state = dir.resolve("state");
         Path cwd = Files.createDirectories(dir.resolve("elsewhere"));
-        try (Served s = new Served(cwd, "--state", state.toString(), "--device", "r=ram:16M",
+        try (Launched s = serve(cwd, "--state", state.toString(), "--device", "r=ram:16M",
                 "--device", "f=file:rel.img:4M")) {
             assertThat(s.output()).contains("ddtree serving on 127.0.0.1:" + s.port + " (state " + state + ")")
                     .contains("  nbdinfo " + s.uri("r"))
@@ -115,7 +67,7 @@ class LauncherIT {
         String qemuIo = Tools.require("qemu-io");
         String nbdinfo = Tools.require("nbdinfo");
         Path cwd = Files.createDirectories(dir.resolve("home"));
-        try (Served s = new Served(cwd)) {
+        try (Launched s = serve(cwd)) {
             Path img = cwd.resolve("var/disk0.img");
             assertThat(img).exists();
             assertThat(Files.size(img)).isEqualTo(1L << 30);
@@ -129,7 +81,7 @@ class LauncherIT {
                     "-c", "write -P 0x3c 1M 256k").assertOk();
             assertThat(s.stop()).isZero();
         }
-        try (Served s = new Served(cwd)) {
+        try (Launched s = serve(cwd)) {
             Exec.Result r = Exec.run(TestDaemons.CLIENT_TIMEOUT, qemuIo, "-f", "raw", s.uri("disk0"),
                     "-c", "read -P 0x3c 1M 256k", "-c", "read -P 0 0 1M").assertOk();
             assertThat(r.all()).doesNotContain("Pattern verification failed");
@@ -140,7 +92,7 @@ class LauncherIT {
     @Test
     void sigtermWhileAClientWritesFinishesCleanly() throws Exception {
         String fio = Tools.require("fio");
-        try (Served s = new Served(dir, "--state", dir.resolve("state").toString(),
+        try (Launched s = serve(dir, "--state", dir.resolve("state").toString(),
                 "--device", "f=file:" + dir.resolve("f.img") + ":64M")) {
             Process writer = Exec.start(null, dir.resolve("fio.log"), List.of(fio, "--name=w", "--ioengine=nbd",
                     "--uri=" + s.uri("f"), "--rw=randwrite", "--bs=64k", "--iodepth=16", "--size=64M",
@@ -199,7 +151,7 @@ class LauncherIT {
             v6 = false;
         }
         assumeTrue(v6, "skipped: this machine has no IPv6 loopback");
-        int port = freePort();
+        int port = Launched.freePort();
         Path log = dir.resolve("v6.log");
         Process p = Exec.start(dir, log, List.of(launcher.toString(), "serve", "--state", dir.resolve("state").toString(),
                 "--listen", "[::1]:" + port, "--device", "r=ram:2M"));
