@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import ddtree.ddlink.Json;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -12,7 +11,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,55 +25,14 @@ import org.junit.jupiter.api.io.TempDir;
 class DdsnapRestartTest {
     static final int K = 1024;
     static final int M = 1 << 20;
-    static final Duration START = Duration.ofSeconds(60);
 
     @TempDir
     Path dir;
 
-    /** {@code ddtree serve} in a JVM of its own, on this test's class path. */
-    final class Serve implements AutoCloseable {
-        final Process process;
-        final Path log;
-        final int port;
-
-        Serve(int port) throws Exception {
-            this.port = port;
-            log = Files.createTempFile(dir, "serve-", ".log");
-            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED",
-                    "-cp", System.getProperty("java.class.path"), "ddtree.daemon.Main", "serve",
-                    "--state", dir.resolve("state").toString(), "--listen", "127.0.0.1:" + port,
-                    "--device", "r=ram:1M"));
-            process = Exec.start(dir, log, cmd);
-            boolean up = TestDaemons.await(START, () -> output().contains("  nbdfuse DIR ") || !process.isAlive());
-            if (!(up && process.isAlive())) {
-                Exec.kill(process);
-                throw new AssertionError("daemon did not start; output:\n" + output());
-            }
-        }
-
-        String uri(String export) {
-            return "nbd://127.0.0.1:" + port + "/" + export;
-        }
-
-        String output() {
-            try {
-                return Files.readString(log);
-            } catch (IOException e) {
-                return "";
-            }
-        }
-
-        /** SIGKILL, as a crash or a power cut would stop it. */
-        void crash() throws InterruptedException {
-            process.destroyForcibly();
-            assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        }
-
-        @Override
-        public void close() {
-            Exec.kill(process);
-        }
+    /** {@code ddtree serve} in a JVM of its own, on this test's class path, with its state in {@code dir/state}. */
+    private Launched serve(int port) throws Exception {
+        return Launched.inJvm(dir, Files.createTempFile(dir, "serve-", ".log"), port,
+                List.of("--state", dir.resolve("state").toString(), "--device", "r=ram:1M"));
     }
 
     static String read(int pattern, long offset, long length) {
@@ -90,7 +47,7 @@ class DdsnapRestartTest {
     void theVolumeItsSnapshotsAndTheirDataComeBackAfterACrash() throws Exception {
         Tools.requireAll("qemu-io", "nbdinfo");
         int port = Launched.freePort();
-        try (Serve s = new Serve(port)) {
+        try (Launched s = serve(port)) {
             DdsnapCli cli = new DdsnapCli(dir.resolve("state/control.sock"));
             cli.ok("init", "vm", "--origin", "file:" + dir.resolve("vm.img") + ":64M",
                     "--store", "file:" + dir.resolve("vm.store") + ":64M");

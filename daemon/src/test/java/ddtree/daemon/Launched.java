@@ -13,8 +13,9 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * {@code bin/ddtree serve} run as a user runs it, for the tests that run after package
- * (failsafe) and so find the project built. Closing kills it.
+ * {@code ddtree serve} in a process of its own: through {@code bin/ddtree} as a user runs it, for
+ * the tests that run after package (failsafe) and so find the project built, or in a JVM on the
+ * test's class path. Closing kills it.
  */
 final class Launched implements AutoCloseable {
     /** A launcher may have to build the project first. */
@@ -29,14 +30,29 @@ final class Launched implements AutoCloseable {
      * {@code log}, and returns once its banner is out.
      */
     Launched(Path cwd, Path log, int port, List<String> args) throws Exception {
+        this(cwd, log, port, List.of(bin("ddtree").toString()), args);
+    }
+
+    /** As above, with the daemon's main class in a JVM on this test's class path instead of the launcher. */
+    static Launched inJvm(Path cwd, Path log, int port, List<String> args) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        return new Launched(cwd, log, port, List.of(java, "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), "ddtree.daemon.Main"), args);
+    }
+
+    private Launched(Path cwd, Path log, int port, List<String> ddtree, List<String> args) throws Exception {
         this.log = log;
         this.port = port;
-        List<String> cmd = new ArrayList<>(List.of(bin("ddtree").toString(), "serve", "--listen", "127.0.0.1:" + port));
+        List<String> cmd = new ArrayList<>(ddtree);
+        cmd.addAll(List.of("serve", "--listen", "127.0.0.1:" + port));
         cmd.addAll(args);
         process = Exec.start(cwd, log, cmd);
         // The banner ends with the nbdfuse line.
         boolean up = TestDaemons.await(START, () -> output().contains("  nbdfuse DIR ") || !process.isAlive());
-        assertThat(up && process.isAlive()).as("daemon started; output:\n" + output()).isTrue();
+        if (!(up && process.isAlive())) {
+            Exec.kill(process);
+            throw new AssertionError("daemon did not start; output:\n" + output());
+        }
     }
 
     /** The launcher {@code name} in the project's bin directory, found above the working directory. */
@@ -73,6 +89,12 @@ final class Launched implements AutoCloseable {
         process.destroy();
         assertThat(process.waitFor(60, TimeUnit.SECONDS)).as("stopped within 60 s; output:\n" + output()).isTrue();
         return process.exitValue();
+    }
+
+    /** SIGKILL, as a crash or a power cut would stop it. */
+    void crash() throws InterruptedException {
+        process.destroyForcibly();
+        assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
     }
 
     @Override
