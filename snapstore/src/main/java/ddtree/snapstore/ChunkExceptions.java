@@ -33,26 +33,14 @@ final class ChunkExceptions {
     /** Every exception of {@code chunk}, empty if it has none. */
     List<SharedChunk> get(long chunk) throws IOException {
         List<SharedChunk> all = new ArrayList<>();
-        tree.forEach(key(chunk, 0), (key, exceptions) -> {
-            if (chunkOf(key) != chunk) {
-                return false;
-            }
-            all.addAll(exceptions);
-            return true;
-        });
+        forEachGroup(chunk, (key, exceptions) -> all.addAll(exceptions));
         return all;
     }
 
     /** Replaces the exceptions of {@code chunk}; an empty list removes them. */
     void put(long chunk, List<SharedChunk> exceptions) throws IOException {
         List<Long> old = new ArrayList<>();
-        tree.forEach(key(chunk, 0), (key, list) -> {
-            if (chunkOf(key) != chunk) {
-                return false;
-            }
-            old.add(key);
-            return true;
-        });
+        forEachGroup(chunk, (key, list) -> old.add(key));
         long group = 0;
         List<SharedChunk> current = new ArrayList<>();
         for (SharedChunk c : exceptions) {
@@ -60,8 +48,7 @@ final class ChunkExceptions {
             if (TreeNode.leafEntrySize(current) > TreeNode.MAX_ENTRY) {
                 current.removeLast();
                 if (current.isEmpty()) {
-                    throw new IOException("logical chunk " + chunk + ": an exception shared by "
-                            + c.sharers().rangeCount() + " separate ranges of snapshots does not fit one btree entry");
+                    requireFits(chunk, c);
                 }
                 writeGroup(chunk, group++, current);
                 current = new ArrayList<>(List.of(c));
@@ -82,21 +69,14 @@ final class ChunkExceptions {
      * new one), so a long history costs nothing more per copy-out.
      */
     void add(long chunk, SharedChunk c) throws IOException {
+        requireFits(chunk, c);
         long[] lastKey = {-1};
         List<List<SharedChunk>> last = new ArrayList<>(1);
-        tree.forEach(key(chunk, 0), (key, exceptions) -> {
-            if (chunkOf(key) != chunk) {
-                return false;
-            }
+        forEachGroup(chunk, (key, exceptions) -> {
             lastKey[0] = key;
             last.clear();
             last.add(exceptions);
-            return true;
         });
-        if (TreeNode.leafEntrySize(List.of(c)) > TreeNode.MAX_ENTRY) {
-            throw new IOException("logical chunk " + chunk + ": an exception shared by " + c.sharers().rangeCount()
-                    + " separate ranges of snapshots does not fit one btree entry");
-        }
         if (lastKey[0] < 0) {
             tree.put(key(chunk, 0), List.of(c));
             return;
@@ -108,6 +88,33 @@ final class ChunkExceptions {
         } else {
             writeGroup(chunk, lastKey[0] - key(chunk, 0) + 1, List.of(c));
         }
+    }
+
+    /**
+     * Fails when one exception alone is too big for a btree entry: its sharing set has too many
+     * separate ranges of snapshots. Called before a copy-out takes a store chunk, so none leaks.
+     */
+    static void requireFits(long chunk, SharedChunk c) throws IOException {
+        if (TreeNode.leafEntrySize(List.of(c)) > TreeNode.MAX_ENTRY) {
+            throw new IOException("logical chunk " + chunk + ": an exception shared by " + c.sharers().rangeCount()
+                    + " separate ranges of snapshots does not fit one btree entry");
+        }
+    }
+
+    /** Visits {@code chunk}'s entries in group order. */
+    private void forEachGroup(long chunk, GroupVisitor visitor) throws IOException {
+        tree.forEach(key(chunk, 0), (key, exceptions) -> {
+            if (chunkOf(key) != chunk) {
+                return false;
+            }
+            visitor.visit(key, exceptions);
+            return true;
+        });
+    }
+
+    @FunctionalInterface
+    private interface GroupVisitor {
+        void visit(long key, List<SharedChunk> exceptions);
     }
 
     private void writeGroup(long chunk, long group, List<SharedChunk> list) throws IOException {

@@ -809,10 +809,7 @@ public final class SnapStore implements AutoCloseable {
                 dropForSpace();
                 continue;
             }
-            if (TreeNode.leafEntrySize(List.of(new SharedChunk(0, need))) > TreeNode.MAX_ENTRY) {
-                throw new IOException("logical chunk " + chunk + ": an exception shared by " + need.rangeCount()
-                        + " separate ranges of snapshots does not fit one btree entry");
-            }
+            ChunkExceptions.requireFits(chunk, new SharedChunk(0, need));
             long n = meta.chunks().allocate();
             int len = chunkLength(chunk);
             // The copy is done before the batch commits (or before anything reads the new chunk).
