@@ -48,8 +48,7 @@ public record DaemonConfig(
     public static final long DEFAULT_BUFFER_BUDGET = 256L << 20;
     public static final int DEFAULT_MAX_CONNECTIONS = 1024;
     public static final int DEFAULT_BUSY_POLL_MICROS = NbdServerConfig.DEFAULT_BUSY_POLL_MICROS;
-    /** A poll longer than this is no longer a poll: a millisecond of a CPU per request. */
-    public static final int MAX_BUSY_POLL_MICROS = 1000;
+    public static final int MAX_BUSY_POLL_MICROS = NbdServerConfig.MAX_BUSY_POLL_MICROS;
     /** The control socket's name in the state directory, unless --control says otherwise. */
     public static final String CONTROL_SOCKET = "control.sock";
     /** The largest request the NBD server takes; the budget must hold one beside the reserve. */

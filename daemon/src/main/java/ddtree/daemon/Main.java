@@ -1,9 +1,7 @@
 package ddtree.daemon;
 
-import java.io.IOException;
-import java.io.InputStream;
+import ddtree.ddlink.cli.ControlCli;
 import java.io.PrintWriter;
-import java.util.Properties;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.IVersionProvider;
@@ -66,16 +64,7 @@ public final class Main implements Runnable {
         }
 
         static String version() {
-            Properties p = new Properties();
-            try (InputStream in = Main.class.getResourceAsStream("version.properties")) {
-                if (in != null) {
-                    p.load(in);
-                }
-            } catch (IOException e) {
-                // fall through to "unknown"
-            }
-            String v = p.getProperty("version", "");
-            return v.isEmpty() || v.startsWith("${") ? "unknown" : v;
+            return ControlCli.version(Main.class);
         }
     }
 }

@@ -25,6 +25,8 @@ public record NbdServerConfig(
 
     /** The default poll: longer than a client's turn-around at any queue depth, short against idling. */
     public static final int DEFAULT_BUSY_POLL_MICROS = 50;
+    /** A poll longer than this is no longer a poll: a millisecond of a CPU per request. */
+    public static final int MAX_BUSY_POLL_MICROS = 1000;
 
     /**
      * Hands requests of 128 KiB and more to the submitter where a CPU is likely free to copy them
@@ -49,8 +51,9 @@ public record NbdServerConfig(
         if (offloadMinBytes < 1) {
             throw new IllegalArgumentException("offloadMinBytes (" + offloadMinBytes + ") must be positive");
         }
-        if (busyPollMicros < 0 || busyPollMicros > 1_000_000) {
-            throw new IllegalArgumentException("busyPollMicros (" + busyPollMicros + ") must be between 0 and 1000000");
+        if (busyPollMicros < 0 || busyPollMicros > MAX_BUSY_POLL_MICROS) {
+            throw new IllegalArgumentException("busyPollMicros (" + busyPollMicros + ") must be between 0 and "
+                    + MAX_BUSY_POLL_MICROS);
         }
     }
 

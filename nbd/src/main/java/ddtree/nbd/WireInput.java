@@ -20,10 +20,6 @@ final class WireInput {
     private final Runnable beforeBlock;
     private final Runnable beforeMessage;
 
-    WireInput(ReadableByteChannel channel, int capacity, Runnable beforeBlock) {
-        this(channel, capacity, beforeBlock, beforeBlock);
-    }
-
     /**
      * @param beforeBlock runs before a read in the middle of a message may block
      * @param beforeMessage runs instead when the read waits for the next message to start
