@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import ddtree.ddlink.DdlinkClient;
 import ddtree.ddlink.Event;
 import ddtree.ddlink.Subscription;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -434,6 +435,12 @@ class DdsnapVolumeTest {
         DdsnapCli.Result noDir = cli.run("delta", "create", "vm", "mon", "-o", nowhere.toString());
         assertThat(noDir.code()).as(noDir.toString()).isEqualTo(1);
         assertThat(noDir.err()).isEqualTo("ddsnap: cannot write " + nowhere + ": no such file or directory\n");
+        // A refused stream leaves a file already at -o as it was, and no partial stream beside it.
+        Path kept = Files.writeString(dir.resolve("kept.delta"), "an earlier stream");
+        DdsnapCli.Result noSnap = cli.run("delta", "create", "vm", "no-such-snapshot", "-o", kept.toString());
+        assertThat(noSnap.code()).as(noSnap.toString()).isEqualTo(1);
+        assertThat(kept).hasContent("an earlier stream");
+        assertThat(dir.resolve("kept.delta.partial")).doesNotExist();
         DdsnapCli.Result noFile = cli.run("delta", "apply", "dst", nowhere.toString());
         assertThat(noFile.code()).as(noFile.toString()).isEqualTo(1);
         assertThat(noFile.err()).isEqualTo("ddsnap: cannot read " + nowhere + ": no such file or directory\n");

@@ -13,6 +13,7 @@ import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
@@ -377,22 +378,30 @@ final class Verbs {
             Optional<String> from = snaps.size() == 2 ? Optional.of(snaps.get(0)) : Optional.empty();
             String to = snaps.getLast();
             Progress progress = new Progress("delta " + volume + " " + from.map(f -> f + "..").orElse("") + to);
-            OutputStream target = output != null ? openLocal("write", output, () -> Files.newOutputStream(output))
+            // The stream goes to FILE.partial and takes FILE's name only when whole, so a refused or
+            // broken stream never looks whole and never replaces a file that was there before.
+            Path partial = output != null ? output.resolveSibling(output.getFileName() + ".partial") : null;
+            OutputStream target = partial != null ? openLocal("write", output, () -> Files.newOutputStream(partial))
                     : root().stdout;
             String where = output != null ? output.toString() : "standard output";
+            JsonNode r;
             try (OutputStream counted = new CountingOutput(target, progress, where)) {
-                JsonNode r = c.deltaSend(volume, from, to, !noCompress, counted, n -> { });
+                r = c.deltaSend(volume, from, to, !noCompress, counted, n -> { });
                 counted.flush();
-                progress.done();
-                spec.commandLine().getErr().println("ddsnap: delta " + from.map(f -> f + " -> ").orElse("full ") + to
-                        + ": " + r.path("chunks").asLong() + " chunks, " + size(r.path("dataBytes").asLong()) + " of data");
             } catch (ControlException | IOException e) {
                 progress.done();
-                if (output != null) {
-                    Files.deleteIfExists(output); // never leave a stream that looks whole
+                if (partial != null) {
+                    Files.deleteIfExists(partial);
                 }
                 throw e;
             }
+            progress.done();
+            if (partial != null) {
+                openLocal("write", output, () -> Files.move(partial, output, StandardCopyOption.REPLACE_EXISTING,
+                        StandardCopyOption.ATOMIC_MOVE));
+            }
+            spec.commandLine().getErr().println("ddsnap: delta " + from.map(f -> f + " -> ").orElse("full ") + to
+                    + ": " + r.path("chunks").asLong() + " chunks, " + size(r.path("dataBytes").asLong()) + " of data");
         }
     }
 
