@@ -42,7 +42,9 @@ import org.slf4j.LoggerFactory;
  * requests in batches: it copies each chunk out once for every snapshot that still sees the
  * origin there, commits the batch's metadata in one journal transaction, and only then lets the
  * batch's origin writes through. A snapshot read of a chunk still on the origin holds that chunk
- * until it completes, so an origin write cannot change the data under it.
+ * until it completes, so an origin write cannot change the data under it. Likewise a deleted or
+ * dropped snapshot's chunks are freed only once its reads and writes in the store have completed,
+ * so a late write cannot land in a chunk that has gone to another snapshot.
  */
 public final class SnapStore implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SnapStore.class);
@@ -91,6 +93,12 @@ public final class SnapStore implements AutoCloseable {
     /** Snapshots being deleted or dropped, whose sweep has not finished, by id. */
     private final java.util.TreeSet<Long> sweeping = new java.util.TreeSet<>();
     private final Map<Long, int[]> originReaders = new HashMap<>();
+    /**
+     * Snapshot reads and writes sent to the store and not yet completed, by snapshot id. A deleted
+     * or dropped snapshot's chunks are not freed while it has any: a write landing after its chunk
+     * went to another snapshot would overwrite that snapshot's data.
+     */
+    private final Map<Long, int[]> storeIo = new HashMap<>();
     private final Map<Long, ArrayDeque<Bio>> waitingWrites = new HashMap<>();
     private final List<Bio> toRelease = new ArrayList<>();
     private final List<Bio> toComplete = new ArrayList<>();
@@ -107,7 +115,14 @@ public final class SnapStore implements AutoCloseable {
         return true;
     };
 
+    private final BioCompletion storeIoDone = (bio, id) -> {
+        queue.add(new StoreIoDone(id));
+        return true;
+    };
+
     private record ReadDone(long chunk) {}
+
+    private record StoreIoDone(long id) {}
 
     private record SnapIo(long id, Bio bio) {}
 
@@ -598,10 +613,10 @@ public final class SnapStore implements AutoCloseable {
         int next = 0;
         while (running || !queue.isEmpty()) {
             try {
-                Object first = sweepTarget() != null && failure == null ? queue.poll() : queue.poll(200,
-                        java.util.concurrent.TimeUnit.MILLISECONDS);
+                boolean canSweep = failure == null && sweepReady();
+                Object first = canSweep ? queue.poll() : queue.poll(200, java.util.concurrent.TimeUnit.MILLISECONDS);
                 if (first == null) {
-                    if (failure == null && sweepTarget() != null) {
+                    if (canSweep) {
                         sweepStep();
                     }
                     continue;
@@ -651,6 +666,7 @@ public final class SnapStore implements AutoCloseable {
                 commitIfLarge();
             }
             case ReadDone r -> readDone(r.chunk());
+            case StoreIoDone d -> storeIoDone(d.id());
             case Control c -> {
                 try {
                     finishBatch();
@@ -850,7 +866,31 @@ public final class SnapStore implements AutoCloseable {
         events.accept("snapshot " + victim.name() + " dropped: " + why);
         finishBatch();
         while (sweepTarget() != null) {
+            awaitStoreIo(sweepTarget().id());
             sweepStep();
+        }
+    }
+
+    /**
+     * Waits until snapshot {@code id} has no reads or writes left in the store, handling their
+     * completions here and putting other queued work back, so its chunks may be freed.
+     */
+    private void awaitStoreIo(long id) throws IOException {
+        List<Object> later = new ArrayList<>();
+        try {
+            while (storeIo.containsKey(id)) {
+                Object w = queue.take();
+                if (w instanceof StoreIoDone d) {
+                    storeIoDone(d.id());
+                } else {
+                    later.add(w);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("stopped while snapshot " + id + " still had I/O in the store");
+        } finally {
+            queue.addAll(later); // answered by the worker later, even if this failed
         }
     }
 
@@ -908,7 +948,7 @@ public final class SnapStore implements AutoCloseable {
         if (!bio.op().modifies()) {
             if (mine != null) {
                 bio.remap(storeOffset(mine.storeChunk()) + within);
-                submitter.execute(() -> Dispatch.submit(store, bio));
+                submitToStore(id, bio);
             } else {
                 originReaders.computeIfAbsent(chunk, k -> new int[1])[0]++;
                 bio.pushCompletion(readDone, chunk);
@@ -928,7 +968,7 @@ public final class SnapStore implements AutoCloseable {
                 finishBatch();
             }
             bio.remap(storeOffset(mine.storeChunk()) + within);
-            submitter.execute(() -> Dispatch.submit(store, bio));
+            submitToStore(id, bio);
             return;
         }
         if (meta.chunks().free() == 0 || meta.nodeBlocks().free() < NODE_RESERVE) {
@@ -966,10 +1006,30 @@ public final class SnapStore implements AutoCloseable {
         toComplete.add(bio);
     }
 
+    /** Sends snapshot {@code id}'s bio, remapped to one of its store chunks, down, counted in {@link #storeIo}. */
+    private void submitToStore(long id, Bio bio) {
+        storeIo.computeIfAbsent(id, k -> new int[1])[0]++;
+        bio.pushCompletion(storeIoDone, id);
+        submitter.execute(() -> Dispatch.submit(store, bio));
+    }
+
+    private void storeIoDone(long id) {
+        int[] n = storeIo.get(id);
+        if (n != null && --n[0] == 0) {
+            storeIo.remove(id);
+        }
+    }
+
     // ---- deletion sweep ----
 
     private Snapshot sweepTarget() {
         return sweeping.isEmpty() ? null : meta.snapshots().byId(sweeping.first()).orElse(null);
+    }
+
+    /** A sweep is pending and may free chunks now: its snapshot has no I/O left in the store. */
+    private boolean sweepReady() {
+        Snapshot s = sweepTarget();
+        return s != null && !storeIo.containsKey(s.id());
     }
 
     /** One bounded, committed step of freeing the chunks a deleted or dropped snapshot held. */

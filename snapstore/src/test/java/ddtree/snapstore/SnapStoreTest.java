@@ -313,6 +313,53 @@ class SnapStoreTest {
         }
     }
 
+    /**
+     * A writable snapshot is dropped for space while one of its writes is still on its way to its
+     * own chunk. The chunk must not go to the copy-out that needed the space until that write has
+     * landed, or the write would overwrite the new snapshot's copy of the origin.
+     */
+    @Test
+    void aDroppedSnapshotsWriteInFlightDoesNotLandInAnotherSnapshotsChunk() throws Exception {
+        int inFlightLength = 1000; // no other write to the store has this length
+        HoldingDevice small = new HoldingDevice(new RamDevice("store", 4 * CHUNK), inFlightLength);
+        RamDevice metaDev = new RamDevice("meta", 8L << 20);
+        try (SnapStore store = SnapStore.open("vol", new SnapStore.Devices(origin, ORIGIN, small, metaDev), CHUNK, 1024,
+                pool, events::add)) {
+            long total = store.status().storeChunks();
+            DeviceIo originIo = new DeviceIo(new StoreView(store, 0));
+            for (int c = 0; c < total; c++) {
+                assertThat(originIo.write(c * CHUNK, DeviceIo.pattern(CHUNK, c))).isZero();
+            }
+            long w = store.createSnapshot("w", true, 0, 0).id();
+            DeviceIo wIo = new DeviceIo(new StoreView(store, w));
+            for (int c = 0; c < total; c++) { // w's own copy of every chunk: the store is full
+                assertThat(wIo.write(c * CHUNK, DeviceIo.pattern(CHUNK, 100 + c))).isZero();
+            }
+            assertThat(store.status().storeChunksUsed()).isEqualTo(total);
+
+            // A write to w's own chunk, in place, held below the store.
+            Thread writer = Thread.ofPlatform().start(() -> wIo.write(0, DeviceIo.pattern(inFlightLength, 7)));
+            assertThat(small.awaitHeld(10_000)).isTrue();
+
+            // An origin write under a new snapshot needs a chunk: w is dropped for it.
+            store.createSnapshot("t", false, 5, 0);
+            long t = store.snapshot("t").orElseThrow().id();
+            int[] status = {-1};
+            Thread originWriter = Thread.ofPlatform().start(() -> status[0] = originIo.write(0, DeviceIo.pattern(CHUNK, 9)));
+            originWriter.join(500); // long enough for a drop that does not wait to reuse w's chunk
+            small.release();
+            originWriter.join(10_000);
+            writer.join(10_000);
+            assertThat(originWriter.isAlive()).isFalse();
+            assertThat(status[0]).isZero();
+
+            assertThat(store.snapshot("w").orElseThrow().state()).isIn(State.DROPPED, State.DROPPING);
+            assertThat(new DeviceIo(new StoreView(store, t)).read(0, CHUNK)).isEqualTo(DeviceIo.pattern(CHUNK, 0));
+            assertThat(originIo.read(0, CHUNK)).isEqualTo(DeviceIo.pattern(CHUNK, 9));
+            assertThat(store.check()).isEqualTo(1);
+        }
+    }
+
     @Test
     void revertMakesTheOriginTheSnapshotAndKeepsOtherSnapshots() throws Exception {
         try (SnapStore store = open()) {
