@@ -2,53 +2,29 @@ package ddtree.snapstore;
 
 import ddtree.block.Bio;
 import ddtree.block.BlockDevice;
-import ddtree.block.Capabilities;
 import ddtree.block.Dispatch;
-import ddtree.block.InflightBudget;
+import ddtree.block.ForwardingDevice;
 import ddtree.block.Op;
-import java.io.IOException;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /**
  * A device that holds back the first WRITE of one given length until {@link #release}, so a test
  * can keep a request in flight below the store while the store does something else.
  */
-final class HoldingDevice implements BlockDevice {
-    private final BlockDevice inner;
+final class HoldingDevice extends ForwardingDevice {
     private final int heldLength;
-    private final CountDownLatch holding = new CountDownLatch(1);
+    private boolean released;
     private Bio held;
 
     HoldingDevice(BlockDevice inner, int heldLength) {
-        this.inner = inner;
+        super(inner);
         this.heldLength = heldLength;
-    }
-
-    @Override
-    public String name() {
-        return inner.name();
-    }
-
-    @Override
-    public long size() {
-        return inner.size();
-    }
-
-    @Override
-    public Capabilities capabilities() {
-        return inner.capabilities();
-    }
-
-    @Override
-    public InflightBudget budget() {
-        return inner.budget();
     }
 
     @Override
     public void submit(Bio bio) {
         synchronized (this) {
-            if (bio.op() == Op.WRITE && bio.length() == heldLength && held == null && holding.getCount() > 0) {
+            if (bio.op() == Op.WRITE && bio.length() == heldLength && held == null && !released) {
                 held = bio;
                 notifyAll();
                 return;
@@ -74,16 +50,11 @@ final class HoldingDevice implements BlockDevice {
     void release() {
         Bio b;
         synchronized (this) {
-            holding.countDown();
+            released = true;
             b = held;
         }
         if (b != null) {
             Dispatch.submit(inner, b);
         }
-    }
-
-    @Override
-    public void close() throws IOException {
-        inner.close();
     }
 }

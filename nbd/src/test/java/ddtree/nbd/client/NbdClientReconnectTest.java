@@ -4,9 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ddtree.block.Bio;
 import ddtree.block.BlockDevice;
-import ddtree.block.Capabilities;
 import ddtree.block.Errno;
-import ddtree.block.InflightBudget;
+import ddtree.block.ForwardingDevice;
 import ddtree.block.Op;
 import ddtree.block.PooledBuffer;
 import ddtree.block.device.RamDevice;
@@ -205,33 +204,17 @@ class NbdClientReconnectTest {
     }
 
     /** Passes requests to a device, or holds them while {@link #stalling}. */
-    static final class StallingDevice implements BlockDevice {
-        final BlockDevice inner;
+    static final class StallingDevice extends ForwardingDevice {
         volatile boolean stalling;
         final ConcurrentLinkedQueue<Bio> held = new ConcurrentLinkedQueue<>();
 
         StallingDevice(BlockDevice inner) {
-            this.inner = inner;
+            super(inner);
         }
 
         @Override
         public String name() {
             return "stall";
-        }
-
-        @Override
-        public long size() {
-            return inner.size();
-        }
-
-        @Override
-        public Capabilities capabilities() {
-            return inner.capabilities();
-        }
-
-        @Override
-        public InflightBudget budget() {
-            return inner.budget();
         }
 
         @Override

@@ -4,12 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import ddtree.block.Bio;
-import ddtree.block.BlockDevice;
 import ddtree.block.BufferPool;
-import ddtree.block.Capabilities;
 import ddtree.block.Errno;
 import ddtree.block.Extents;
-import ddtree.block.InflightBudget;
+import ddtree.block.ForwardingDevice;
 import ddtree.block.device.RamDevice;
 import ddtree.nbd.Export;
 import ddtree.nbd.ExportTable;
@@ -176,40 +174,14 @@ class NbdProtocolFuzzTest {
      * a read-only export); a request that would not is recorded and failed instead of reaching
      * the device.
      */
-    static final class GuardDevice implements BlockDevice {
-        private final RamDevice inner;
+    static final class GuardDevice extends ForwardingDevice {
         private final boolean readOnly;
         final List<String> violations = new ArrayList<>();
         volatile int outstanding;
 
         GuardDevice(RamDevice inner, boolean readOnly) {
-            this.inner = inner;
+            super(inner);
             this.readOnly = readOnly;
-        }
-
-        @Override
-        public String name() {
-            return inner.name();
-        }
-
-        @Override
-        public long size() {
-            return inner.size();
-        }
-
-        @Override
-        public int logicalBlockSize() {
-            return inner.logicalBlockSize();
-        }
-
-        @Override
-        public Capabilities capabilities() {
-            return inner.capabilities();
-        }
-
-        @Override
-        public InflightBudget budget() {
-            return inner.budget();
         }
 
         @Override
