@@ -40,7 +40,7 @@ public abstract class ForwardingDevice implements BlockDevice {
 
     @Override
     public void submit(Bio bio) {
-        inner.submit(bio);
+        Dispatch.submit(inner, bio);
     }
 
     @Override

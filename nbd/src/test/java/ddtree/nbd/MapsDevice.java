@@ -1,14 +1,9 @@
 package ddtree.nbd;
 
-import ddtree.block.Bio;
-import ddtree.block.BlockDevice;
-import ddtree.block.Capabilities;
-import ddtree.block.Dispatch;
 import ddtree.block.Extents;
-import ddtree.block.InflightBudget;
+import ddtree.block.ForwardingDevice;
 import ddtree.block.StatusMaps;
 import ddtree.block.device.RamDevice;
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -17,15 +12,13 @@ import java.util.List;
  * 64 KiB chunks and is listed; {@code ddtree:test:odd} flags the odd ones and is valid but not
  * listed, as a map per snapshot would be.
  */
-final class MapsDevice implements BlockDevice, StatusMaps {
+final class MapsDevice extends ForwardingDevice implements StatusMaps {
     static final String EVEN = "ddtree:test:even";
     static final String ODD = "ddtree:test:odd";
     static final int CHUNK = 64 << 10;
 
-    private final RamDevice ram;
-
     MapsDevice(String name, long size) {
-        this.ram = new RamDevice(name, size);
+        super(new RamDevice(name, size));
     }
 
     /** The runs {@code name} has over {@code [offset, offset+length)}: {length, flags} pairs, merged. */
@@ -71,40 +64,5 @@ final class MapsDevice implements BlockDevice, StatusMaps {
             }
             pos = next;
         }
-    }
-
-    @Override
-    public String name() {
-        return ram.name();
-    }
-
-    @Override
-    public long size() {
-        return ram.size();
-    }
-
-    @Override
-    public Capabilities capabilities() {
-        return ram.capabilities();
-    }
-
-    @Override
-    public InflightBudget budget() {
-        return ram.budget();
-    }
-
-    @Override
-    public void submit(Bio bio) {
-        Dispatch.submit(ram, bio);
-    }
-
-    @Override
-    public void extents(long offset, long length, Extents out) throws IOException {
-        ram.extents(offset, length, out);
-    }
-
-    @Override
-    public void close() throws IOException {
-        ram.close();
     }
 }

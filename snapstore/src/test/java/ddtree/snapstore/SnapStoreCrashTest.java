@@ -5,11 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ddtree.block.Bio;
 import ddtree.block.BlockDevice;
 import ddtree.block.BufferPool;
-import ddtree.block.Capabilities;
 import ddtree.block.DeviceIo;
 import ddtree.block.Dispatch;
 import ddtree.block.Errno;
-import ddtree.block.InflightBudget;
+import ddtree.block.ForwardingDevice;
 import ddtree.block.Op;
 import ddtree.block.PooledBuffer;
 import ddtree.block.device.RamDevice;
@@ -222,34 +221,13 @@ class SnapStoreCrashTest {
      * more gets through and every attempt is counted: a closed store must not touch its devices.
      * A {@link #spy}, when set, sees each request first, on the submitting thread; it may hold it.
      */
-    static final class Fence implements BlockDevice {
-        final BlockDevice lower;
+    static final class Fence extends ForwardingDevice {
         final AtomicInteger late = new AtomicInteger();
         volatile boolean revoked;
         volatile Consumer<Bio> spy;
 
         Fence(BlockDevice lower) {
-            this.lower = lower;
-        }
-
-        @Override
-        public String name() {
-            return lower.name();
-        }
-
-        @Override
-        public long size() {
-            return lower.size();
-        }
-
-        @Override
-        public Capabilities capabilities() {
-            return lower.capabilities();
-        }
-
-        @Override
-        public InflightBudget budget() {
-            return lower.budget();
+            super(lower);
         }
 
         @Override
@@ -263,7 +241,7 @@ class SnapStoreCrashTest {
                 bio.complete(Errno.EIO);
                 return;
             }
-            Dispatch.submit(lower, bio);
+            Dispatch.submit(inner, bio);
         }
 
         @Override
