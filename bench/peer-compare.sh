@@ -159,9 +159,11 @@ python3 - "$RESULTS" "$ROUNDS" $SERVERS <<'PY' | tee -a "$RESULTS/summary.txt"
 import os, statistics, sys
 results, rounds, servers = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 spread = {}
+by_round = {}
 
 def load(name):
     runs = [load_round(os.path.join(results, f"{name}.r{r}.txt")) for r in range(1, rounds + 1)]
+    by_round[name] = runs
     figures = {}
     for wl in set().union(*runs):
         vals = [run[wl] for run in runs if run.get(wl) is not None]
@@ -198,6 +200,16 @@ groups = [("ram", "ddtree-ram", ["nbdkit-mem"]),
 def fmt(v):
     return "-" if v is None else (f"{v:.0f}" if v >= 100 else f"{v:.1f}")
 
+def round_ratios(ours, peers, wl):
+    """ddtree / best peer within each round, the servers having run minutes apart."""
+    out = []
+    for r in range(rounds):
+        v = by_round[ours][r].get(wl)
+        known = [by_round[p][r].get(wl) for p in peers if by_round[p][r].get(wl)]
+        if v is not None and known:
+            out.append(v / max(known))
+    return out
+
 print()
 print(f"# figures: IOPS for *_4k_*, MB/s for *_1M_* and nbdcopy, median of {rounds} round(s); ratio = ddtree / best peer; target 1.0x")
 below = 0
@@ -224,6 +236,10 @@ for kind, ours, peers in groups:
             below += verdict == "BELOW"
         sp = spread.get((ours, wl))
         note = f"  (ddtree {fmt(sp[0])}-{fmt(sp[1])})" if sp else ""
+        rr = round_ratios(ours, peers, wl)
+        if len(rr) > 1:
+            above = sum(x >= 1.0 for x in rr)
+            note += f"  rounds {min(rr):.2f}-{max(rr):.2f}x, {above} of {len(rr)} at 1.0x or more"
         print(f"{wl:<18} {fmt(v):>12} " + " ".join(f"{fmt(x):>12}" for x in pv) + f" {ratio:>7}  {verdict}{note}")
 print()
 print(f"# {below} workload(s) below the 1.0x target")
