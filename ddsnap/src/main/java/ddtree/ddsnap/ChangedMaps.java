@@ -1,7 +1,6 @@
 package ddtree.ddsnap;
 
 import ddtree.block.Extents;
-import ddtree.snapstore.SnapStore;
 import ddtree.snapstore.SnapshotTable.Snapshot;
 import ddtree.snapstore.SnapshotTable.State;
 import java.io.IOException;
@@ -21,11 +20,11 @@ final class ChangedMaps {
     /** Set on a chunk that differs. */
     static final int CHANGED = 1;
 
-    private final SnapStore store;
+    private final SharedStore store;
     /** The view's own snapshot id; 0 for the origin. */
     private final long self;
 
-    ChangedMaps(SnapStore store, long self) {
+    ChangedMaps(SharedStore store, long self) {
         this.store = store;
         this.self = self;
     }
@@ -39,7 +38,7 @@ final class ChangedMaps {
             names.add(PREFIX + ORIGIN_LEAF);
         }
         try {
-            for (Snapshot s : store.snapshots()) {
+            for (Snapshot s : store.get().snapshots()) {
                 if (s.state() == State.LIVE && s.id() != self) {
                     names.add(PREFIX + s.name());
                 }
@@ -65,7 +64,7 @@ final class ChangedMaps {
             return self != 0 ? Optional.of(0L) : Optional.empty();
         }
         try {
-            return store.snapshot(leaf).filter(s -> s.state() == State.LIVE && s.id() != self).map(Snapshot::id);
+            return store.get().snapshot(leaf).filter(s -> s.state() == State.LIVE && s.id() != self).map(Snapshot::id);
         } catch (IOException e) {
             return Optional.empty();
         }
@@ -73,11 +72,11 @@ final class ChangedMaps {
 
     void extents(String name, long offset, long length, Extents out) throws IOException {
         long other = other(name).orElseThrow(() -> new IOException("no block-status map " + name));
-        int shift = Integer.numberOfTrailingZeros(store.chunkSize());
+        int shift = Integer.numberOfTrailingZeros(store.get().chunkSize());
         long end = offset + length;
         long[] pos = {offset};
         boolean[] full = {false};
-        store.changedChunks(self, other, offset >>> shift, ((end - 1) >>> shift) + 1, chunk -> {
+        store.get().changedChunks(self, other, offset >>> shift, ((end - 1) >>> shift) + 1, chunk -> {
             if (full[0]) {
                 return;
             }

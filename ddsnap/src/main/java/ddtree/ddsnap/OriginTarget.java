@@ -34,11 +34,11 @@ public final class OriginTarget implements Target, ChangedMapsView {
     private final LowerDevices lowers;
     private final List<String> args;
     private final BlockDevice origin;
-    private final SnapStore store;
+    private final SharedStore store;
     private final ChangedMaps maps;
 
     private OriginTarget(SnapStores stores, String volume, LowerDevices lowers, List<String> args, BlockDevice origin,
-            SnapStore store) {
+            SharedStore store) {
         this.stores = stores;
         this.volume = volume;
         this.lowers = lowers;
@@ -73,7 +73,7 @@ public final class OriginTarget implements Target, ChangedMapsView {
             BlockDevice metaDev = metaName.equals("-") ? null : lowers.get(metaName);
             String key = String.join(" ", line.args());
             long bytes = line.lengthBytes();
-            SnapStore store;
+            SharedStore store;
             try {
                 store = stores.acquire(volume, key, () -> SnapStore.open(volume,
                         new SnapStore.Devices(origin, bytes, storeDev, metaDev), chunk, ctx.buffers(),
@@ -81,9 +81,9 @@ public final class OriginTarget implements Target, ChangedMapsView {
             } catch (IOException | IllegalArgumentException e) {
                 throw new TableException(e.getMessage());
             }
-            if (store.originBytes() != bytes) {
+            if (store.get().originBytes() != bytes) {
                 stores.release(volume, store);
-                throw new TableException("volume " + volume + " is " + store.originBytes()
+                throw new TableException("volume " + volume + " is " + store.get().originBytes()
                         + " bytes while its store is open; a new table cannot change its length");
             }
             return new OriginTarget(stores, volume, lowers, List.copyOf(line.args()), origin, store);
@@ -94,17 +94,17 @@ public final class OriginTarget implements Target, ChangedMapsView {
     }
 
     SnapStore store() {
-        return store;
+        return store.get();
     }
 
     @Override
     public void map(Bio bio) {
-        store.mapOrigin(bio);
+        store.get().mapOrigin(bio);
     }
 
     @Override
     public long maxIoBytes() {
-        return store.chunkSize();
+        return store.get().chunkSize();
     }
 
     @Override
@@ -113,7 +113,7 @@ public final class OriginTarget implements Target, ChangedMapsView {
             return String.join(" ", args);
         }
         try {
-            SnapStore.StoreStatus s = store.status();
+            SnapStore.StoreStatus s = store.get().status();
             return s.storeChunksUsed() + "/" + s.storeChunks() + " chunks " + s.metaBlocksUsed() + "/"
                     + s.metaBlocks() + " metadata " + s.liveSnapshots() + " snapshots"
                     + (s.dropped().isEmpty() ? "" : " " + s.dropped().size() + " dropped")
@@ -126,10 +126,20 @@ public final class OriginTarget implements Target, ChangedMapsView {
     @Override
     public String message(List<String> words) throws TableException {
         try {
-            Object reply = VolumeMessages.run(store, words);
+            if (!words.isEmpty() && words.getFirst().equals(VolumeMessages.REOPEN)) {
+                VolumeMessages.arity(words, 1, VolumeMessages.REOPEN);
+                stores.reopen(volume);
+                return "";
+            }
+            Object reply = VolumeMessages.run(store.get(), words);
             return reply == null ? "" : JSON.writeValueAsString(reply);
         } catch (IOException | IllegalArgumentException e) {
             // IllegalArgumentException: a bad snapshot name, refused before the store is asked.
+            SnapStore now = store.get();
+            if (now.failure() != null && (words.isEmpty() || !words.getFirst().equals(VolumeMessages.REOPEN))) {
+                throw new TableException(e.getMessage() + " (once its cause is fixed, 'ddsnap reopen " + volume
+                        + "' opens it again)");
+            }
             throw new TableException(e.getMessage());
         }
     }

@@ -29,12 +29,12 @@ public final class SnapshotTarget implements Target, ChangedMapsView {
     private final LowerDevices lowers;
     private final String volume;
     private final String snapName;
-    private final SnapStore store;
+    private final SharedStore store;
     private final long id;
     private final boolean writable;
     private final ChangedMaps maps;
 
-    private SnapshotTarget(LowerDevices lowers, String volume, String snapName, SnapStore store, Snapshot s) {
+    private SnapshotTarget(LowerDevices lowers, String volume, String snapName, SharedStore store, Snapshot s) {
         this.lowers = lowers;
         this.volume = volume;
         this.snapName = snapName;
@@ -56,8 +56,9 @@ public final class SnapshotTarget implements Target, ChangedMapsView {
         try {
             // Taking the volume as a lower device keeps it from being removed under its snapshots.
             lowers.get(volume);
-            SnapStore store = stores.find(volume).orElseThrow(() -> new TableException(
+            SharedStore shared = stores.shared(volume).orElseThrow(() -> new TableException(
                     "device " + volume + " is not a ddsnap volume (no ddsnap-origin table)"));
+            SnapStore store = shared.get();
             Optional<Snapshot> s = store.snapshot(snapName);
             if (s.isEmpty() || s.get().state() != ddtree.snapstore.SnapshotTable.State.LIVE) {
                 throw new TableException("volume " + volume + " has no snapshot '" + snapName + "'"
@@ -67,7 +68,7 @@ public final class SnapshotTarget implements Target, ChangedMapsView {
                 throw new TableException("snapshot " + snapName + " is " + store.originBytes() / TableLine.SECTOR
                         + " sectors; the table maps " + line.length() + " from " + line.start());
             }
-            return new SnapshotTarget(lowers, volume, snapName, store, s.get());
+            return new SnapshotTarget(lowers, volume, snapName, shared, s.get());
         } catch (TableException | RuntimeException e) {
             lowers.release();
             throw e;
@@ -83,12 +84,12 @@ public final class SnapshotTarget implements Target, ChangedMapsView {
             bio.complete(Errno.EPERM);
             return;
         }
-        store.mapSnapshot(id, bio);
+        store.get().mapSnapshot(id, bio);
     }
 
     @Override
     public long maxIoBytes() {
-        return store.chunkSize();
+        return store.get().chunkSize();
     }
 
     @Override
@@ -97,7 +98,7 @@ public final class SnapshotTarget implements Target, ChangedMapsView {
             return volume + " " + snapName;
         }
         try {
-            return store.snapshot(snapName).filter(s -> s.id() == id)
+            return store.get().snapshot(snapName).filter(s -> s.id() == id)
                     .map(s -> s.state().name().toLowerCase() + (s.writable() ? " writable" : " read-only"))
                     .orElse("deleted");
         } catch (IOException e) {

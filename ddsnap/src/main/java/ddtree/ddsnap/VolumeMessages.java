@@ -19,11 +19,14 @@ import java.util.Map;
  * revert NAME                                        the origin becomes the snapshot's contents
  * list                                               every snapshot with its unique and shared chunks
  * status                                             store and metadata use, sharing histogram
+ * reopen                                             open a failed store again (the origin target does it)
  * </pre>
  */
 final class VolumeMessages {
+    /** Handled by the origin target, which can replace the store; every other message needs a store. */
+    static final String REOPEN = "reopen";
     static final String USAGE = "snapshot NAME [writable] [priority=N] [guid=HEX], delete NAME, priority NAME N, "
-            + "revert NAME, list, status";
+            + "revert NAME, list, status, reopen";
 
     private VolumeMessages() {}
 
@@ -120,7 +123,7 @@ final class VolumeMessages {
         return m;
     }
 
-    private static void arity(List<String> w, int n, String usage) throws IOException {
+    static void arity(List<String> w, int n, String usage) throws IOException {
         if (w.size() != n) {
             throw new IOException("usage: " + usage);
         }

@@ -28,13 +28,13 @@ class DeltaServiceTest {
         RamDevice origin = new RamDevice(name + ".origin", SIZE);
         RamDevice store = new RamDevice(name + ".store", 24L << 20);
         return stores.acquire(name, name, () -> SnapStore.open(name, new SnapStore.Devices(origin, SIZE, store, null),
-                CHUNK, 1024, pool, e -> { }));
+                CHUNK, 1024, pool, e -> { })).get();
     }
 
     @AfterEach
     void close() throws IOException {
         for (String v : new String[] {"src", "dst"}) {
-            Optional<SnapStore> s = stores.find(v);
+            Optional<SharedStore> s = stores.shared(v);
             if (s.isPresent()) {
                 stores.release(v, s.get());
             }

@@ -277,6 +277,11 @@ public final class SnapStore implements AutoCloseable {
         return failure;
     }
 
+    /** False once {@link #close} has begun. */
+    public boolean isOpen() {
+        return running;
+    }
+
     // ---- the data path ----
 
     /**
@@ -295,7 +300,7 @@ public final class SnapStore implements AutoCloseable {
                 }
                 gate.done();
             }
-            queue.add(bio);
+            enqueue(bio);
             return;
         }
         Dispatch.submit(origin, bio);
@@ -307,7 +312,27 @@ public final class SnapStore implements AutoCloseable {
             bio.complete(Errno.ESHUTDOWN);
             return;
         }
-        queue.add(new SnapIo(id, bio));
+        enqueue(new SnapIo(id, bio));
+    }
+
+    /**
+     * Queues work for the worker. Work that arrives as the store closes (a request that found the
+     * store just before a reopen replaced it) may come after the worker's last look at the queue,
+     * so the caller then refuses whatever is left itself rather than leave it waiting for ever.
+     */
+    private void enqueue(Object work) {
+        queue.add(work);
+        if (!running && Thread.currentThread() != worker) {
+            try {
+                worker.join(10_000); // what the worker still drains, it serves; the rest is refused here
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            Object w;
+            while ((w = queue.poll()) != null) {
+                refuse(w);
+            }
+        }
     }
 
     // ---- control, run on the worker between batches ----
@@ -588,7 +613,7 @@ public final class SnapStore implements AutoCloseable {
             }
         }
         CompletableFuture<Object> f = new CompletableFuture<>();
-        queue.add(new Control(task, f));
+        enqueue(new Control(task, f));
         try {
             return (T) f.get();
         } catch (InterruptedException e) {
@@ -691,7 +716,8 @@ public final class SnapStore implements AutoCloseable {
         switch (w) {
             case Bio bio -> bio.complete(Errno.EIO);
             case SnapIo s -> s.bio().complete(Errno.EIO);
-            case Control c -> c.result().completeExceptionally(new IOException(name + ": " + failure));
+            case Control c -> c.result().completeExceptionally(new IOException(name + ": "
+                    + (failure != null ? failure : "the snapshot store is closed")));
             default -> { }
         }
     }
@@ -1183,13 +1209,15 @@ public final class SnapStore implements AutoCloseable {
         if (!running) {
             return;
         }
-        try {
-            call(() -> {
-                finishBatch();
-                return null;
-            });
-        } catch (IOException e) {
-            LOG.warn("{}: {}", name, e.getMessage());
+        if (failure == null) { // a failed store has nothing left to commit
+            try {
+                call(() -> {
+                    finishBatch();
+                    return null;
+                });
+            } catch (IOException e) {
+                LOG.warn("{}: {}", name, e.getMessage());
+            }
         }
         running = false;
         worker.interrupt();

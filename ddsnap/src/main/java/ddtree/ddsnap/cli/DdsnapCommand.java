@@ -26,7 +26,7 @@ import picocli.CommandLine.Spec;
         usageHelpAutoWidth = true,
         description = "Volumes whose snapshots share one store: create, delete, list, revert, and replicate them as deltas.",
         subcommands = {Verbs.Init.class, Verbs.Create.class, Verbs.Delete.class, Verbs.ListVerb.class,
-            Verbs.Status.class, Verbs.Revert.class, Verbs.Priority.class, Verbs.Delta.class,
+            Verbs.Status.class, Verbs.Revert.class, Verbs.Priority.class, Verbs.Reopen.class, Verbs.Delta.class,
             CommandLine.HelpCommand.class},
         footer = {
             "",

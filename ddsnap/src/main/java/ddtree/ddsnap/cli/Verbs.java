@@ -329,6 +329,18 @@ final class Verbs {
         }
     }
 
+    @Command(name = "reopen", description = "Opens a failed store again from its last commit, once its cause is fixed.")
+    static final class Reopen extends Verb {
+        @Parameters(index = "0", paramLabel = "VOLUME")
+        String volume;
+
+        @Override
+        void run(DdlinkClient c, PrintWriter out) throws IOException, ControlException {
+            message(c, volume, "reopen");
+            out.println("store of " + volume + " reopened");
+        }
+    }
+
     @Command(name = "priority", description = "Sets which snapshots a full store drops first (lowest priority first).")
     static final class Priority extends Verb {
         @Parameters(index = "0", paramLabel = "VOLUME")
