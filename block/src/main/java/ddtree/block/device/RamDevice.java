@@ -151,7 +151,7 @@ public final class RamDevice implements BlockDevice {
                 if (address == 0) {
                     MemorySegment.copy(Zeroes.PAGE, 0, dst, dstOffset, n);
                 } else {
-                    MemorySegment.copy(MEMORY, address + inPage, dst, dstOffset, n);
+                    NativeMemory.copy(MEMORY, address + inPage, dst, dstOffset, n);
                 }
             } finally {
                 lock.unlockRead(stamp);
@@ -194,7 +194,7 @@ public final class RamDevice implements BlockDevice {
                 if (src == null) {
                     MemorySegment.copy(Zeroes.PAGE, 0, MEMORY, address + inPage, n);
                 } else {
-                    MemorySegment.copy(src, srcOffset, MEMORY, address + inPage, n);
+                    NativeMemory.copy(src, srcOffset, MEMORY, address + inPage, n);
                 }
             } finally {
                 lock.unlockRead(stamp);
