@@ -5,7 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -13,8 +16,16 @@ import org.junit.jupiter.params.provider.ValueSource;
 class NativeMemoryTest {
     static final int SIZE = 256 << 10;
 
-    static MemorySegment random(long seed) {
+    final List<MemorySegment> allocated = new ArrayList<>();
+
+    @AfterEach
+    void free() {
+        allocated.forEach(NativeMemory::free);
+    }
+
+    MemorySegment random(long seed) {
         MemorySegment s = NativeMemory.allocate(SIZE, 4096);
+        allocated.add(s);
         byte[] b = new byte[SIZE];
         new Random(seed).nextBytes(b);
         MemorySegment.copy(b, 0, s, ValueLayout.JAVA_BYTE, 0, SIZE);
@@ -28,15 +39,9 @@ class NativeMemoryTest {
         MemorySegment src = random(length);
         MemorySegment dst = random(-length);
         MemorySegment expected = random(-length);
-        try {
-            NativeMemory.copy(src, 7, dst, 4096 + 3, length);
-            MemorySegment.copy(src, 7, expected, 4096 + 3, length);
-            assertThat(dst.mismatch(expected)).isEqualTo(-1);
-        } finally {
-            NativeMemory.free(src);
-            NativeMemory.free(dst);
-            NativeMemory.free(expected);
-        }
+        NativeMemory.copy(src, 7, dst, 4096 + 3, length);
+        MemorySegment.copy(src, 7, expected, 4096 + 3, length);
+        assertThat(dst.mismatch(expected)).isEqualTo(-1);
     }
 
     @ParameterizedTest
@@ -44,14 +49,9 @@ class NativeMemoryTest {
     void overlappingCopiesMoveLikeMemmove(int length) {
         MemorySegment s = random(length);
         MemorySegment expected = random(length);
-        try {
-            NativeMemory.copy(s, 0, s, 1000, length);
-            MemorySegment.copy(expected, 0, expected, 1000, length);
-            assertThat(s.mismatch(expected)).isEqualTo(-1);
-        } finally {
-            NativeMemory.free(s);
-            NativeMemory.free(expected);
-        }
+        NativeMemory.copy(s, 0, s, 1000, length);
+        MemorySegment.copy(expected, 0, expected, 1000, length);
+        assertThat(s.mismatch(expected)).isEqualTo(-1);
     }
 
     @ParameterizedTest
@@ -60,19 +60,13 @@ class NativeMemoryTest {
         MemorySegment src = random(1);
         MemorySegment dst = random(2);
         MemorySegment before = random(2);
-        try {
-            assertThatThrownBy(() -> NativeMemory.copy(src, SIZE - length + 1, dst, 0, length))
-                    .isInstanceOf(IndexOutOfBoundsException.class);
-            assertThatThrownBy(() -> NativeMemory.copy(src, 0, dst, SIZE - length + 1, length))
-                    .isInstanceOf(IndexOutOfBoundsException.class);
-            assertThatThrownBy(() -> NativeMemory.copy(src, -1, dst, 0, length))
-                    .isInstanceOf(IndexOutOfBoundsException.class);
-            assertThat(dst.mismatch(before)).isEqualTo(-1);
-        } finally {
-            NativeMemory.free(src);
-            NativeMemory.free(dst);
-            NativeMemory.free(before);
-        }
+        assertThatThrownBy(() -> NativeMemory.copy(src, SIZE - length + 1, dst, 0, length))
+                .isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> NativeMemory.copy(src, 0, dst, SIZE - length + 1, length))
+                .isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> NativeMemory.copy(src, -1, dst, 0, length))
+                .isInstanceOf(IndexOutOfBoundsException.class);
+        assertThat(dst.mismatch(before)).isEqualTo(-1);
     }
 
     @ParameterizedTest
@@ -80,13 +74,9 @@ class NativeMemoryTest {
     void heapSegmentsAndReadOnlyTargetsGoTheJvmWay(int length) {
         MemorySegment src = random(3);
         byte[] heap = new byte[SIZE];
-        try {
-            NativeMemory.copy(src, 0, MemorySegment.ofArray(heap), 0, length);
-            assertThat(MemorySegment.ofArray(heap).asSlice(0, length).mismatch(src.asSlice(0, length))).isEqualTo(-1);
-            assertThatThrownBy(() -> NativeMemory.copy(src, 0, src.asReadOnly(), 10, length))
-                    .isInstanceOf(IllegalArgumentException.class);
-        } finally {
-            NativeMemory.free(src);
-        }
+        NativeMemory.copy(src, 0, MemorySegment.ofArray(heap), 0, length);
+        assertThat(MemorySegment.ofArray(heap).asSlice(0, length).mismatch(src.asSlice(0, length))).isEqualTo(-1);
+        assertThatThrownBy(() -> NativeMemory.copy(src, 0, src.asReadOnly(), 10, length))
+                .isInstanceOf(IllegalArgumentException.class);
     }
 }
