@@ -22,11 +22,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.LongConsumer;
 import org.slf4j.Logger;
@@ -93,12 +95,15 @@ public final class SnapStore implements AutoCloseable {
     /** Snapshots being deleted or dropped, whose sweep has not finished, by id. */
     private final java.util.TreeSet<Long> sweeping = new java.util.TreeSet<>();
     private final Map<Long, int[]> originReaders = new HashMap<>();
+    /** The batch the worker is handling, and the index of the request in hand. */
+    private final List<Object> batch = new ArrayList<>(BATCH);
+    private int batchNext;
     /**
      * Snapshot reads and writes sent to the store and not yet completed, by snapshot id. A deleted
      * or dropped snapshot's chunks are not freed while it has any: a write landing after its chunk
      * went to another snapshot would overwrite that snapshot's data.
      */
-    private final Map<Long, int[]> storeIo = new HashMap<>();
+    private final Map<Long, AtomicInteger> storeIo = new ConcurrentHashMap<>();
     private final Map<Long, ArrayDeque<Bio>> waitingWrites = new HashMap<>();
     private final List<Bio> toRelease = new ArrayList<>();
     private final List<Bio> toComplete = new ArrayList<>();
@@ -115,14 +120,17 @@ public final class SnapStore implements AutoCloseable {
         return true;
     };
 
+    /**
+     * Counted down where the store completes the bio, not through the worker's queue: the worker
+     * may be waiting for the count inside a batch that already took such a message off the queue.
+     */
     private final BioCompletion storeIoDone = (bio, id) -> {
-        queue.add(new StoreIoDone(id));
+        storeIo.get(id).decrementAndGet();
         return true;
     };
 
     private record ReadDone(long chunk) {}
 
-    private record StoreIoDone(long id) {}
 
     private record SnapIo(long id, Bio bio) {}
 
@@ -634,8 +642,7 @@ public final class SnapStore implements AutoCloseable {
     // ---- the worker ----
 
     private void work() {
-        List<Object> batch = new ArrayList<>(BATCH);
-        int next = 0;
+        List<Object> batch = this.batch;
         while (running || !queue.isEmpty()) {
             try {
                 boolean canSweep = failure == null && sweepReady();
@@ -648,8 +655,11 @@ public final class SnapStore implements AutoCloseable {
                 }
                 batch.add(first);
                 queue.drainTo(batch, BATCH - 1);
-                for (; next < batch.size(); next++) {
-                    handle(batch.get(next));
+                for (; batchNext < batch.size(); batchNext++) {
+                    Object w = batch.get(batchNext);
+                    if (w != null) { // null: taken out of turn by awaitOriginReaders
+                        handle(w);
+                    }
                 }
                 finishBatch();
             } catch (InterruptedException e) {
@@ -660,11 +670,13 @@ public final class SnapStore implements AutoCloseable {
                 fail(e);
                 // The request that threw has been ended by its handler; the rest of the batch
                 // must be answered too, or their submitters (close among them) wait for ever.
-                for (int i = next + 1; i < batch.size(); i++) {
-                    refuse(batch.get(i));
+                for (int i = batchNext + 1; i < batch.size(); i++) {
+                    if (batch.get(i) != null) {
+                        refuse(batch.get(i));
+                    }
                 }
             } finally {
-                next = 0;
+                batchNext = 0;
                 batch.clear();
             }
         }
@@ -691,7 +703,6 @@ public final class SnapStore implements AutoCloseable {
                 commitIfLarge();
             }
             case ReadDone r -> readDone(r.chunk());
-            case StoreIoDone d -> storeIoDone(d.id());
             case Control c -> {
                 try {
                     finishBatch();
@@ -904,11 +915,9 @@ public final class SnapStore implements AutoCloseable {
     private void awaitStoreIo(long id) throws IOException {
         List<Object> later = new ArrayList<>();
         try {
-            while (storeIo.containsKey(id)) {
-                Object w = queue.take();
-                if (w instanceof StoreIoDone d) {
-                    storeIoDone(d.id());
-                } else {
+            while (storeIoBusy(id)) {
+                Object w = queue.poll(1, java.util.concurrent.TimeUnit.MILLISECONDS);
+                if (w != null) {
                     later.add(w);
                 }
             }
@@ -1034,16 +1043,15 @@ public final class SnapStore implements AutoCloseable {
 
     /** Sends snapshot {@code id}'s bio, remapped to one of its store chunks, down, counted in {@link #storeIo}. */
     private void submitToStore(long id, Bio bio) {
-        storeIo.computeIfAbsent(id, k -> new int[1])[0]++;
+        // Only the worker counts up, so an entry is never removed while a count is being taken.
+        storeIo.computeIfAbsent(id, k -> new AtomicInteger()).incrementAndGet();
         bio.pushCompletion(storeIoDone, id);
         submitter.execute(() -> Dispatch.submit(store, bio));
     }
 
-    private void storeIoDone(long id) {
-        int[] n = storeIo.get(id);
-        if (n != null && --n[0] == 0) {
-            storeIo.remove(id);
-        }
+    private boolean storeIoBusy(long id) {
+        AtomicInteger n = storeIo.get(id);
+        return n != null && n.get() > 0;
     }
 
     // ---- deletion sweep ----
@@ -1055,7 +1063,7 @@ public final class SnapStore implements AutoCloseable {
     /** A sweep is pending and may free chunks now: its snapshot has no I/O left in the store. */
     private boolean sweepReady() {
         Snapshot s = sweepTarget();
-        return s != null && !storeIo.containsKey(s.id());
+        return s != null && !storeIoBusy(s.id());
     }
 
     /** One bounded, committed step of freeing the chunks a deleted or dropped snapshot held. */
@@ -1067,10 +1075,12 @@ public final class SnapStore implements AutoCloseable {
         } else if (s.state() == State.DELETING) {
             meta.snapshots().remove(s.id());
             sweeping.remove(s.id());
+            storeIo.remove(s.id());
             LOG.info("{}: snapshot '{}' (id {}) reclaimed", name, s.name(), s.id());
         } else {
             meta.snapshots().update(s.withState(State.DROPPED, s.changedMillis()));
             sweeping.remove(s.id());
+            storeIo.remove(s.id());
         }
         commit();
     }
@@ -1114,6 +1124,13 @@ public final class SnapStore implements AutoCloseable {
      * putting other queued work back, so the worker may overwrite origin chunks itself.
      */
     private void awaitOriginReaders() throws IOException, InterruptedException {
+        // Completions already taken into this batch, behind the request in hand, count too.
+        for (int i = batchNext + 1; i < batch.size() && !originReaders.isEmpty(); i++) {
+            if (batch.get(i) instanceof ReadDone r) {
+                batch.set(i, null);
+                readDone(r.chunk());
+            }
+        }
         List<Object> later = new ArrayList<>();
         try {
             while (!originReaders.isEmpty()) {

@@ -360,6 +360,62 @@ class SnapStoreTest {
         }
     }
 
+    /**
+     * Round after round, a writable snapshot busy with reads and writes of its own chunks is
+     * dropped for space by origin writes. The drop waits for the snapshot's I/O in the store; every
+     * request must still complete (a wait that missed a completion hung the store here).
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(60)
+    void dropsForSpaceAmidSnapshotIoLeaveNoRequestWaiting() throws Exception {
+        RamDevice small = new RamDevice("store", 8 * CHUNK);
+        RamDevice metaDev = new RamDevice("meta", 8L << 20);
+        try (SnapStore store = SnapStore.open("vol", new SnapStore.Devices(origin, ORIGIN, small, metaDev), CHUNK, 1024,
+                pool, events::add)) {
+            long total = store.status().storeChunks();
+            DeviceIo originIo = new DeviceIo(new StoreView(store, 0));
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+            for (int round = 0; round < 30 && System.nanoTime() < deadline; round++) {
+                long w = store.createSnapshot("w" + round, true, 0, 0).id();
+                DeviceIo wIo = new DeviceIo(new StoreView(store, w));
+                for (int c = 0; c < total - 1; c++) {
+                    assertThat(wIo.write(c * CHUNK, DeviceIo.pattern(CHUNK, c))).isZero();
+                }
+                java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+                List<Thread> busy = new ArrayList<>();
+                for (int t = 0; t < 4; t++) {
+                    int seed = t;
+                    busy.add(Thread.ofPlatform().start(() -> {
+                        Random r = new Random(seed);
+                        while (!stop.get()) {
+                            long off = (long) r.nextInt((int) total - 1) * CHUNK;
+                            if (r.nextBoolean()) {
+                                wIo.write(off, DeviceIo.pattern(512, seed));
+                            } else {
+                                wIo.readStatus(off, 4096);
+                            }
+                        }
+                    }));
+                }
+                store.createSnapshot("t" + round, false, 5, 0);
+                for (int c = 0; c < total && store.snapshot("w" + round).orElseThrow().state() == State.LIVE; c++) {
+                    assertThat(originIo.write(c * CHUNK, DeviceIo.pattern(CHUNK, round))).isZero();
+                }
+                stop.set(true);
+                for (Thread t : busy) {
+                    t.join(30_000);
+                    assertThat(t.isAlive()).as("a request to the dropped snapshot never completed").isFalse();
+                }
+                assertThat(store.snapshot("w" + round).orElseThrow().state()).isIn(State.DROPPED, State.DROPPING);
+                store.settle();
+                store.deleteSnapshot("w" + round);
+                store.deleteSnapshot("t" + round);
+                store.settle();
+            }
+            assertThat(store.check()).isZero();
+        }
+    }
+
     @Test
     void revertMakesTheOriginTheSnapshotAndKeepsOtherSnapshots() throws Exception {
         try (SnapStore store = open()) {
