@@ -125,22 +125,23 @@ public final class OriginTarget implements Target, ChangedMapsView {
 
     @Override
     public String message(List<String> words) throws TableException {
-        try {
-            if (!words.isEmpty() && words.getFirst().equals(VolumeMessages.REOPEN)) {
+        if (!words.isEmpty() && words.getFirst().equals(VolumeMessages.REOPEN)) {
+            try {
                 VolumeMessages.arity(words, 1, VolumeMessages.REOPEN);
                 stores.reopen(volume);
                 return "";
+            } catch (IOException e) {
+                throw new TableException(e.getMessage());
             }
+        }
+        try {
             Object reply = VolumeMessages.run(store.get(), words);
             return reply == null ? "" : JSON.writeValueAsString(reply);
         } catch (IOException | IllegalArgumentException e) {
             // IllegalArgumentException: a bad snapshot name, refused before the store is asked.
-            SnapStore now = store.get();
-            if (now.failure() != null && (words.isEmpty() || !words.getFirst().equals(VolumeMessages.REOPEN))) {
-                throw new TableException(e.getMessage() + " (once its cause is fixed, 'ddsnap reopen " + volume
-                        + "' opens it again)");
-            }
-            throw new TableException(e.getMessage());
+            String hint = store.get().failure() == null ? ""
+                    : " (once its cause is fixed, 'ddsnap reopen " + volume + "' opens it again)";
+            throw new TableException(e.getMessage() + hint);
         }
     }
 

@@ -131,7 +131,6 @@ public final class SnapStore implements AutoCloseable {
 
     private record ReadDone(long chunk) {}
 
-
     private record SnapIo(long id, Bio bio) {}
 
     private record Control(Task<?> task, CompletableFuture<Object> result) {}
@@ -909,8 +908,8 @@ public final class SnapStore implements AutoCloseable {
     }
 
     /**
-     * Waits until snapshot {@code id} has no reads or writes left in the store, handling their
-     * completions here and putting other queued work back, so its chunks may be freed.
+     * Waits until snapshot {@code id} has no reads or writes left in the store (their completions
+     * count down by themselves), holding other queued work back until then, so its chunks may be freed.
      */
     private void awaitStoreIo(long id) throws IOException {
         List<Object> later = new ArrayList<>();
