@@ -13,7 +13,6 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.ArrayBlockingQueue;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -309,52 +308,81 @@ public final class FileDevice implements BlockDevice {
         return "FileDevice[" + name + " " + path + " " + size + (readOnly ? " ro]" : "]");
     }
 
-    /** The flush thread: completes every FLUSH waiting when it wakes with one {@code fdatasync}. */
+    /**
+     * The flush thread: completes every FLUSH waiting when it wakes with one {@code fdatasync}.
+     * Flushes wait in a ring guarded by this object's monitor: a monitor wait allocates nothing,
+     * where a lock condition's (a blocking queue's) allocates a node each time the thread sleeps.
+     */
     private final class Flusher implements Runnable {
-        private final ArrayBlockingQueue<Bio> queue;
+        private final Bio[] ring;
+        private int head;
+        private int count;
         private final Bio[] batch;
+        /** Set once this thread has taken STOP; read and written on this thread only. */
+        private boolean stopping;
         private final Thread thread;
 
         Flusher(int capacity) {
-            queue = new ArrayBlockingQueue<>(capacity);
+            ring = new Bio[capacity];
             batch = new Bio[capacity];
             thread = Thread.ofPlatform().daemon().name("flush-" + name).start(this);
         }
 
-        /** Queues a flush; waits if more flushes are queued than the device admits in flight. */
+        /** Queues a flush; waits while as many flushes are queued as the device admits in flight. */
         void enqueue(Bio bio) {
             boolean interrupted = false;
-            while (true) {
-                try {
-                    queue.put(bio);
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true; // the bio must not be lost; keep the interrupt for the caller
+            synchronized (this) {
+                while (count == ring.length) {
+                    try {
+                        wait();
+                    } catch (InterruptedException e) {
+                        interrupted = true; // the bio must not be lost; keep the interrupt for the caller
+                    }
                 }
+                ring[(head + count) % ring.length] = bio;
+                count++;
+                notifyAll();
             }
             if (interrupted) {
                 Thread.currentThread().interrupt();
             }
         }
 
-        @Override
-        public void run() {
-            boolean stopping = false;
-            while (!stopping) {
-                Bio first;
+        /** Moves what is queued, up to a STOP, into {@link #batch}, and returns how many. */
+        private synchronized int takeBatch() {
+            while (count == 0) {
                 try {
-                    first = queue.take();
+                    wait();
                 } catch (InterruptedException e) {
-                    continue; // only stop() ends this thread, by queueing STOP
+                    // only stop() ends this thread, by queueing STOP
                 }
-                int n = 0;
-                for (Bio b = first; b != null; b = n < batch.length ? queue.poll() : null) {
-                    if (b == STOP) {
-                        stopping = true;
-                        break;
-                    }
+            }
+            int n = 0;
+            while (count > 0 && !stopping) {
+                Bio b = poll();
+                if (b == STOP) {
+                    stopping = true;
+                } else {
                     batch[n++] = b;
                 }
+            }
+            notifyAll(); // room for waiting enqueuers
+            return n;
+        }
+
+        /** Lock held. */
+        private Bio poll() {
+            Bio b = ring[head];
+            ring[head] = null;
+            head = (head + 1) % ring.length;
+            count--;
+            return b;
+        }
+
+        @Override
+        public void run() {
+            while (!stopping) {
+                int n = takeBatch();
                 if (n == 0) {
                     continue;
                 }
@@ -398,8 +426,14 @@ public final class FileDevice implements BlockDevice {
             if (interrupted) {
                 Thread.currentThread().interrupt();
             }
-            Bio late;
-            while ((late = queue.poll()) != null) {
+            while (true) {
+                Bio late;
+                synchronized (this) {
+                    if (count == 0) {
+                        break;
+                    }
+                    late = poll();
+                }
                 late.complete(Errno.ESHUTDOWN); // submitted while closing, against the contract
             }
         }
