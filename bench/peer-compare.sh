@@ -23,7 +23,8 @@
 #   ROUNDS   [3]   how many times each server runs the matrix, alternating
 #   DDTREE_JAVA_OPTS  JVM options for ddtree (the launcher honours it)
 #   TMPDIR   where the temporary directory for images and state goes (default bench/target)
-# Output: the table on stdout; each server's peer-bench output and fio JSON under
+# Output: the table on stdout, then the CPU time one request cost the server (all its threads,
+#   sampled from /proc) and fio; each server's peer-bench output, fio JSON and CPU samples under
 #   bench/target/peer-compare/<utc-time>/.
 set -u -o pipefail
 
@@ -51,8 +52,21 @@ stop_server() {
     fi
     SERVER_PID=
 }
+# sample_cpu PID: prints "microseconds-since-epoch cpu-ticks" (user + system, all threads) about
+# five times a second until PID ends, so each workload's share can be cut out by its fio times.
+sample_cpu() {
+    local stat
+    while read -r stat <"/proc/$1/stat"; do
+        stat=${stat##*) }              # the command name may hold spaces; fields after it do not
+        read -r -a f <<<"$stat"
+        echo "${EPOCHREALTIME/./} $((f[11] + f[12]))"
+        sleep 0.2
+    done 2>/dev/null
+}
+SAMPLER_PID=
 cleanup() {
     stop_server
+    [ -n "$SAMPLER_PID" ] && wait "$SAMPLER_PID" 2>/dev/null
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -147,16 +161,20 @@ for round in $(seq 1 "$ROUNDS"); do
             status=1
             continue
         fi
+        sample_cpu "$SERVER_PID" >"$RESULTS/$name.r$round.cpu" &
+        SAMPLER_PID=$!
         OUTDIR="$RESULTS/$name.r$round" "$HERE/peer-bench.sh" 127.0.0.1 "$port" "$EXPORT_NAME" \
             | tee "$RESULTS/$name.r$round.txt" || status=1
         stop_server
+        wait "$SAMPLER_PID" 2>/dev/null
+        SAMPLER_PID=
         rm -rf "$TMP"/*.img "$TMP"/state-*
     done
 done
 
 # The table: one line per workload, ratio against the best peer of the same kind.
 python3 - "$RESULTS" "$ROUNDS" $SERVERS <<'PY' | tee -a "$RESULTS/summary.txt"
-import os, statistics, sys
+import json, os, statistics, sys
 results, rounds, servers = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 spread = {}
 by_round = {}
@@ -243,6 +261,71 @@ for kind, ours, peers in groups:
         print(f"{wl:<18} {fmt(v):>12} " + " ".join(f"{fmt(x):>12}" for x in pv) + f" {ratio:>7}  {verdict}{note}")
 print()
 print(f"# {below} workload(s) below the 1.0x target")
+
+# What each request cost in CPU time, which the machine's speed swings move far less than the
+# rates: the server's (every thread, from /proc, over the workload's measured seconds) and the
+# client's (fio's own user and system time, from its JSON). On 2 cores a server that needs less
+# leaves more to fio.
+CLK = os.sysconf("SC_CLK_TCK")
+
+def samples(path):
+    pts = []
+    if os.path.exists(path):
+        for line in open(path):
+            f = line.split()
+            if len(f) == 2 and f[0].isdigit() and f[1].isdigit():
+                pts.append((int(f[0]) / 1e6, int(f[1]) / CLK))
+    return pts
+
+def cpu_at(pts, t):
+    for (t0, c0), (t1, c1) in zip(pts, pts[1:]):
+        if t0 <= t <= t1:
+            return c0 + (c1 - c0) * (t - t0) / (t1 - t0) if t1 > t0 else c1
+    return None
+
+def costs(name, wl):
+    """Median server and client microseconds per request over the rounds, or None."""
+    server, client = [], []
+    for r in range(1, rounds + 1):
+        path = os.path.join(results, f"{name}.r{r}", f"{wl}.json")
+        if not os.path.exists(path):
+            continue
+        try:
+            txt = open(path).read()
+            j = json.loads(txt[txt.index("{"):])
+            job = j["jobs"][0]
+            d = job["read"] if job["read"]["io_bytes"] >= job["write"]["io_bytes"] else job["write"]
+            ops, secs = d["total_ios"], job["job_runtime"] / 1000.0
+        except (ValueError, KeyError, IndexError):
+            continue
+        if not ops or not secs:
+            continue
+        client.append((job["usr_cpu"] + job["sys_cpu"]) / 100.0 * secs / ops * 1e6)
+        pts = samples(os.path.join(results, f"{name}.r{r}.cpu"))
+        end = j["timestamp_ms"] / 1000.0
+        a, b = cpu_at(pts, end - secs), cpu_at(pts, end)
+        if a is not None and b is not None:
+            server.append((b - a) / ops * 1e6)
+    med = lambda v: statistics.median(v) if v else None
+    return med(server), med(client)
+
+def us(v):
+    return "-" if v is None else f"{v:.1f}"
+
+print()
+print("# CPU per request in microseconds, median of the rounds: the server's (all its threads) and fio's")
+for kind, ours, peers in groups:
+    peers = [p for p in peers if p in data]
+    if ours not in data or not peers:
+        continue
+    names = [ours] + peers
+    print()
+    print(f"{'workload':<18} " + " ".join(f"{'srv ' + n:>17}" for n in names) + " " + " ".join(f"{'fio@' + n:>17}" for n in names))
+    for wl in workloads[:-1]:  # nbdcopy has no fio JSON
+        c = [costs(n, wl) for n in names]
+        if all(x == (None, None) for x in c):
+            continue
+        print(f"{wl:<18} " + " ".join(f"{us(x[0]):>17}" for x in c) + " " + " ".join(f"{us(x[1]):>17}" for x in c))
 PY
 echo "# raw output: $RESULTS"
 exit $status
