@@ -8,22 +8,91 @@ import java.lang.foreign.ValueLayout;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
-/** Synchronous requests against a device, for tests: each call submits one bio and waits for it. */
+/** Requests against a device, for tests: each call submits one bio and waits at most ten seconds for it. */
 public final class DeviceIo implements AutoCloseable {
     private final BlockDevice device;
     private final BufferPool pool = new BufferPool(64L << 20, 0);
+    private final int depth;
 
     public DeviceIo(BlockDevice device) {
+        this(device, Bio.DEFAULT_DEPTH);
+    }
+
+    /** @param depth the completion depth of the bios made, for deep stacks */
+    public DeviceIo(BlockDevice device, int depth) {
         this.device = device;
+        this.depth = depth;
     }
 
     public BlockDevice device() {
         return device;
     }
 
-    /** Submits one request through {@link Dispatch} and returns its status. */
+    /** A request in flight; {@code buffer} is the one to give back to the pool, or null. */
+    public record Pending(Bio bio, CompletableFuture<Integer> done, PooledBuffer buffer) {
+        /** Waits for the status. */
+        public int await() {
+            try {
+                return status();
+            } finally {
+                release();
+            }
+        }
+
+        /** For reads: asserts the status is OK and returns the data. */
+        public byte[] data() {
+            try {
+                assertThat(Errno.name(status())).as("%s", bio).isEqualTo("OK");
+                return buffer.segment().asSlice(0, bio.length()).toArray(ValueLayout.JAVA_BYTE);
+            } finally {
+                release();
+            }
+        }
+
+        public boolean isDone() {
+            return done.isDone();
+        }
+
+        private int status() {
+            try {
+                return done.get(10, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                throw new AssertionError(bio + " did not complete", e);
+            }
+        }
+
+        private void release() {
+            if (buffer != null) {
+                buffer.release();
+            }
+        }
+    }
+
+    /** Starts a request and returns without waiting; a read's buffer holds garbage the device must overwrite. */
+    public Pending start(Op op, long offset, long length, int flags, byte[] data) {
+        PooledBuffer buffer = null;
+        if (op.carriesData()) {
+            buffer = acquire((int) length);
+            if (data != null) {
+                MemorySegment.copy(data, 0, buffer.segment(), ValueLayout.JAVA_BYTE, 0, data.length);
+            } else {
+                buffer.segment().fill((byte) 0x5a);
+            }
+        }
+        return dispatch(op, offset, length, flags, buffer, buffer);
+    }
+
+    public Pending start(Op op, long offset, long length, byte[] data) {
+        return start(op, offset, length, 0, data);
+    }
+
+    /** Submits one request on the caller's buffer and returns its status. */
     public int submit(Op op, long offset, long length, int flags, PooledBuffer buffer) {
-        Bio bio = new Bio();
+        return dispatch(op, offset, length, flags, buffer, null).await();
+    }
+
+    private Pending dispatch(Op op, long offset, long length, int flags, PooledBuffer buffer, PooledBuffer owned) {
+        Bio bio = new Bio(depth);
         bio.reset(op, offset, length, flags, buffer);
         CompletableFuture<Integer> done = new CompletableFuture<>();
         bio.pushCompletion((b, state) -> {
@@ -31,21 +100,11 @@ public final class DeviceIo implements AutoCloseable {
             return true;
         }, 0);
         Dispatch.submit(device, bio);
-        try {
-            return done.get(10, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            throw new AssertionError(bio + " did not complete", e);
-        }
+        return new Pending(bio, done, owned);
     }
 
     public int write(long offset, byte[] data, int flags) {
-        PooledBuffer buffer = acquire(data.length);
-        try {
-            MemorySegment.copy(data, 0, buffer.segment(), ValueLayout.JAVA_BYTE, 0, data.length);
-            return submit(Op.WRITE, offset, data.length, flags, buffer);
-        } finally {
-            buffer.release();
-        }
+        return start(Op.WRITE, offset, data.length, flags, data).await();
     }
 
     public int write(long offset, byte[] data) {
@@ -54,36 +113,27 @@ public final class DeviceIo implements AutoCloseable {
 
     /** Reads and asserts the read succeeded. */
     public byte[] read(long offset, int length) {
-        PooledBuffer buffer = acquire(length);
-        try {
-            buffer.segment().fill((byte) 0x5a); // stale garbage a device must overwrite
-            assertThat(Errno.name(submit(Op.READ, offset, length, 0, buffer)))
-                    .as("read %d+%d", offset, length).isEqualTo("OK");
-            return buffer.segment().asSlice(0, length).toArray(ValueLayout.JAVA_BYTE);
-        } finally {
-            buffer.release();
-        }
+        return start(Op.READ, offset, length, null).data();
     }
 
     public int readStatus(long offset, int length) {
-        PooledBuffer buffer = acquire(length);
-        try {
-            return submit(Op.READ, offset, length, 0, buffer);
-        } finally {
-            buffer.release();
-        }
+        return start(Op.READ, offset, length, null).await();
     }
 
     public int discard(long offset, long length) {
-        return submit(Op.DISCARD, offset, length, 0, null);
+        return start(Op.DISCARD, offset, length, null).await();
     }
 
     public int writeZeroes(long offset, long length, int flags) {
-        return submit(Op.WRITE_ZEROES, offset, length, flags, null);
+        return start(Op.WRITE_ZEROES, offset, length, flags, null).await();
+    }
+
+    public int writeZeroes(long offset, long length) {
+        return writeZeroes(offset, length, 0);
     }
 
     public int flush() {
-        return submit(Op.FLUSH, 0, 0, 0, null);
+        return start(Op.FLUSH, 0, 0, null).await();
     }
 
     /** The device's extents over a range, with room for every run. */
@@ -95,7 +145,7 @@ public final class DeviceIo implements AutoCloseable {
 
     private PooledBuffer acquire(int length) {
         try {
-            return pool.acquire(length, false);
+            return pool.acquire(Math.max(length, 1), false);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AssertionError(e);

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import ddtree.ddlink.DdlinkClient;
 import ddtree.ddlink.Event;
 import ddtree.ddlink.Subscription;
+import ddtree.nbd.RawClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -350,7 +351,7 @@ class DdsnapVolumeTest {
         // In RAM: what is measured is the snapshot count's cost, not the disk's flushes.
         cli.ok("init", "vm", "--origin", "ram:64M", "--store", "ram:64M", "--chunk-size", "4K");
         long[] took = new long[n];
-        try (RawNbdClient c = RawNbdClient.connect(d.address()).greet().go("vm")) {
+        try (RawClient c = new RawClient(d.address()).go("vm", false)) {
             byte[] data = new byte[chunk];
             for (int i = 0; i < n; i++) {
                 Arrays.fill(data, pattern(i));
@@ -501,7 +502,7 @@ class DdsnapVolumeTest {
         assertThat(listed()).containsOnlyKeys("a");
 
         // A snapshot whose export a client holds open is not deleted.
-        try (RawNbdClient c = RawNbdClient.connect(d.address()).greet().go("vm@a")) {
+        try (RawClient c = new RawClient(d.address()).go("vm@a", false)) {
             DdsnapCli.Result busy = cli.run("delete", "vm", "a");
             assertThat(busy.code()).as(busy.toString()).isEqualTo(1);
             assertThat(busy.err()).isEqualTo("ddsnap: snapshot a of vm is in use (1 open on vm@a); disconnect its clients first\n");

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import ddtree.ddlink.Json;
+import ddtree.nbd.RawClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -42,7 +43,7 @@ class DeviceRegistryTest {
     void aDeviceAClientHasOpenIsRemovedOnlyWithForce() throws Exception {
         try (Daemon d = TestDaemons.start(dir, "r=ram:1M")) {
             DdsetupCli cli = new DdsetupCli(d);
-            try (RawNbdClient c = RawNbdClient.connect(d.address()).greet().go("r")) {
+            try (RawClient c = new RawClient(d.address()).go("r", false)) {
                 assertThat(TestDaemons.await(Duration.ofSeconds(5), () -> d.server().openCount(d.registry().device("r")) == 1)).isTrue();
                 assertThat(cli.ok("info", "r").out()).contains("Open count:        1");
                 DdsetupCli.Result r = cli.run("remove", "r");

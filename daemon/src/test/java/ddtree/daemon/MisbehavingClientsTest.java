@@ -3,6 +3,7 @@ package ddtree.daemon;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ddtree.nbd.NbdProtocol;
+import ddtree.nbd.RawClient;
 import java.io.IOException;
 import java.net.Socket;
 import java.nio.file.Path;
@@ -33,7 +34,7 @@ class MisbehavingClientsTest {
     @BeforeEach
     void start() throws Exception {
         daemon = TestDaemons.start(dir, "disk=file:" + dir.resolve("disk.img") + ":4M", "ram=ram:4M", "big=ram:64M");
-        try (RawNbdClient c = RawNbdClient.connect(daemon.address()).greet().go("disk")) {
+        try (RawClient c = new RawClient(daemon.address()).go("disk", false)) {
             assertThat(c.write(0, filled(2 << 20, 0x11))).isZero();
             c.disconnect();
         }
@@ -58,8 +59,8 @@ class MisbehavingClientsTest {
                 .as("connections left open: " + daemon.server().connectionCount()).isTrue();
         assertThat(daemon.buffers().awaitIdle(10, java.util.concurrent.TimeUnit.SECONDS))
                 .as("buffers still lent: " + daemon.buffers().lentBytes()).isTrue();
-        try (RawNbdClient c = RawNbdClient.connect(daemon.address()).greet().go("disk")) {
-            RawNbdClient.Reply r = c.read(0, 2 << 20);
+        try (RawClient c = new RawClient(daemon.address()).go("disk", false)) {
+            RawClient.Reply r = c.read(0, 2 << 20);
             assertThat(r.errno()).isZero();
             assertThat(Arrays.mismatch(r.data(), filled(2 << 20, 0x11))).as("first changed byte").isEqualTo(-1);
             c.disconnect();
@@ -68,8 +69,8 @@ class MisbehavingClientsTest {
 
     @Test
     void writeCutShortLeavesDataUntouched() throws Exception {
-        try (RawNbdClient c = RawNbdClient.connect(daemon.address()).greet().exportName("disk")) {
-            c.sendRequest(0, NbdProtocol.CMD_WRITE, 7, 0, 1 << 20);
+        try (RawClient c = new RawClient(daemon.address()).exportName("disk")) {
+            c.request(0, NbdProtocol.CMD_WRITE, 7, 0, 1 << 20, null);
             c.out.write(filled(100, 0xee));
             c.out.flush();
         }
@@ -79,14 +80,14 @@ class MisbehavingClientsTest {
     @Test
     void writeCutShortWhileOthersAreServed() throws Exception {
         // A second client is in the middle of its session while the first one breaks off.
-        try (RawNbdClient good = RawNbdClient.connect(daemon.address()).greet().go("ram")) {
+        try (RawClient good = new RawClient(daemon.address()).go("ram", false)) {
             assertThat(good.write(4096, filled(8192, 0x55))).isZero();
-            try (RawNbdClient bad = RawNbdClient.connect(daemon.address()).greet().go("disk")) {
-                bad.sendRequest(0, NbdProtocol.CMD_WRITE, 1, 1 << 20, 1 << 20);
+            try (RawClient bad = new RawClient(daemon.address()).go("disk", false)) {
+                bad.request(0, NbdProtocol.CMD_WRITE, 1, 1 << 20, 1 << 20, null);
                 bad.out.write(filled(100, 0xee));
                 bad.out.flush();
             }
-            RawNbdClient.Reply r = good.read(4096, 8192);
+            RawClient.Reply r = good.read(4096, 8192);
             assertThat(r.errno()).isZero();
             assertThat(r.data()).isEqualTo(filled(8192, 0x55));
             good.disconnect();
@@ -96,7 +97,7 @@ class MisbehavingClientsTest {
 
     @Test
     void garbageInsteadOfARequestClosesTheConnection() throws Exception {
-        try (RawNbdClient c = RawNbdClient.connect(daemon.address()).greet().go("disk")) {
+        try (RawClient c = new RawClient(daemon.address()).go("disk", false)) {
             byte[] junk = new byte[28];
             new Random(5).nextBytes(junk);
             junk[0] = 0x13; // surely not the request magic
@@ -109,7 +110,7 @@ class MisbehavingClientsTest {
 
     @Test
     void garbageDuringTheHandshakeClosesTheConnection() throws Exception {
-        try (RawNbdClient c = RawNbdClient.connect(daemon.address())) {
+        try (RawClient c = new RawClient(daemon.address())) {
             c.in.readFully(new byte[18]); // the greeting
             byte[] junk = new byte[256];
             new Random(6).nextBytes(junk);
@@ -125,11 +126,11 @@ class MisbehavingClientsTest {
         // Leaves before reading anything.
         new Socket(daemon.address().getAddress(), daemon.address().getPort()).close();
         // Leaves after the greeting.
-        try (RawNbdClient c = RawNbdClient.connect(daemon.address())) {
+        try (RawClient c = new RawClient(daemon.address())) {
             c.in.readFully(new byte[18]);
         }
         // Leaves in the middle of an option.
-        try (RawNbdClient c = RawNbdClient.connect(daemon.address()).greet()) {
+        try (RawClient c = new RawClient(daemon.address()).greet()) {
             c.out.writeLong(NbdProtocol.IHAVEOPT);
             c.out.writeInt(NbdProtocol.OPT_GO);
             c.out.writeInt(100);
@@ -137,7 +138,7 @@ class MisbehavingClientsTest {
             c.out.flush();
         }
         // Leaves in the middle of a request header.
-        try (RawNbdClient c = RawNbdClient.connect(daemon.address()).greet().go("disk")) {
+        try (RawClient c = new RawClient(daemon.address()).go("disk", false)) {
             c.out.writeInt(NbdProtocol.REQUEST_MAGIC);
             c.out.writeShort(0);
             c.out.flush();
@@ -147,7 +148,7 @@ class MisbehavingClientsTest {
 
     @Test
     void aHugeOptionLengthIsNotBelieved() throws Exception {
-        try (RawNbdClient c = RawNbdClient.connect(daemon.address()).greet()) {
+        try (RawClient c = new RawClient(daemon.address()).greet()) {
             c.out.writeLong(NbdProtocol.IHAVEOPT);
             c.out.writeInt(NbdProtocol.OPT_GO);
             c.out.writeInt(Integer.MAX_VALUE);
@@ -163,7 +164,7 @@ class MisbehavingClientsTest {
 
     @Test
     void requestsPastTheEndGetErrorsAndTheConnectionGoesOn() throws Exception {
-        try (RawNbdClient c = RawNbdClient.connect(daemon.address()).greet().go("disk")) {
+        try (RawClient c = new RawClient(daemon.address()).go("disk", false)) {
             long size = c.exportSize;
             assertThat(size).isEqualTo(4 << 20);
             assertThat(c.read(size - 512, 1024).errno()).as("READ past the end").isEqualTo(EINVAL);
@@ -174,7 +175,7 @@ class MisbehavingClientsTest {
             assertThat(c.command(99, 0, 512)).as("unknown command").isEqualTo(EINVAL);
             assertThat(c.read(Long.MAX_VALUE - 10, 4096).errno()).as("READ at an offset that overflows").isEqualTo(EINVAL);
             // And the connection still works, the data still as it was.
-            RawNbdClient.Reply ok = c.read(0, 4096);
+            RawClient.Reply ok = c.read(0, 4096);
             assertThat(ok.errno()).isZero();
             assertThat(ok.data()).isEqualTo(filled(4096, 0x11));
             assertThat(c.read(size - 512, 512).errno()).isZero();
@@ -185,20 +186,18 @@ class MisbehavingClientsTest {
 
     @Test
     void aWriteOverTheMaximumPayloadIsRefusedAndSkipped() throws Exception {
-        try (RawNbdClient c = RawNbdClient.connect(daemon.address()).greet().go("big")) {
+        try (RawClient c = new RawClient(daemon.address()).go("big", false)) {
             // 33 MiB: over the 32 MiB the export advertises. The server reads and drops the
             // payload, answers EINVAL, and the stream stays in step.
             int len = 33 << 20;
-            c.sendRequest(0, NbdProtocol.CMD_WRITE, 77, 0, len);
+            c.request(0, NbdProtocol.CMD_WRITE, 77, 0, len, null);
             byte[] chunk = filled(1 << 20, 0x66);
             for (int i = 0; i < 33; i++) {
                 c.out.write(chunk);
             }
             c.out.flush();
-            RawNbdClient.Reply r = c.readReply(0);
-            assertThat(r.handle()).isEqualTo(77);
-            assertThat(r.errno()).isEqualTo(EINVAL);
-            RawNbdClient.Reply after = c.read(0, 4096);
+            assertThat(c.simpleReply()).containsExactly(EINVAL, 77);
+            RawClient.Reply after = c.read(0, 4096);
             assertThat(after.errno()).isZero();
             assertThat(after.data()).as("nothing of the refused write landed").isEqualTo(new byte[4096]);
             c.disconnect();
@@ -211,10 +210,10 @@ class MisbehavingClientsTest {
         try (Daemon small = new Daemon(DaemonConfig.of(dir.resolve("small"), new ListenAddress("127.0.0.1", 0),
                 java.util.List.of(DeviceSpec.ram("r", 1 << 20)), java.util.List.of(), DaemonConfig.DEFAULT_BUFFER_BUDGET, 2))) {
             small.start();
-            try (RawNbdClient a = RawNbdClient.connect(small.address()).greet().go("r");
-                    RawNbdClient b = RawNbdClient.connect(small.address()).greet().go("r")) {
+            try (RawClient a = new RawClient(small.address()).go("r", false);
+                    RawClient b = new RawClient(small.address()).go("r", false)) {
                 assertThat(TestDaemons.await(CLOSE_WAIT, () -> small.server().connectionCount() == 2)).isTrue();
-                try (RawNbdClient c = RawNbdClient.connect(small.address())) {
+                try (RawClient c = new RawClient(small.address())) {
                     assertThat(c.awaitServerClose(CLOSE_WAIT)).as("third connection is closed").isTrue();
                 }
                 assertThat(a.read(0, 512).errno()).isZero();

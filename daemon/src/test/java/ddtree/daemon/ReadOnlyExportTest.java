@@ -5,6 +5,7 @@ import static ddtree.daemon.TestDaemons.qemuIoOk;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ddtree.nbd.NbdProtocol;
+import ddtree.nbd.RawClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -63,14 +64,14 @@ class ReadOnlyExportTest {
 
     @Test
     void writesTrimsAndZeroesGetEperm() throws Exception {
-        try (RawNbdClient c = RawNbdClient.connect(daemon.address()).greet().go("golden")) {
+        try (RawClient c = new RawClient(daemon.address()).go("golden", false)) {
             assertThat(c.exportSize).isEqualTo(SIZE);
             assertThat(c.transmissionFlags & NbdProtocol.FLAG_READ_ONLY).as("read-only flag").isNotZero();
             assertThat(c.write(0, new byte[4096])).as("WRITE errno").isEqualTo(EPERM);
             assertThat(c.command(NbdProtocol.CMD_TRIM, 0, 65536)).as("TRIM errno").isEqualTo(EPERM);
             assertThat(c.command(NbdProtocol.CMD_WRITE_ZEROES, 0, 65536)).as("WRITE_ZEROES errno").isEqualTo(EPERM);
             // The connection goes on after the refusals, and reads still work.
-            RawNbdClient.Reply r = c.read(0, 4096);
+            RawClient.Reply r = c.read(0, 4096);
             assertThat(r.errno()).isZero();
             byte[] expected = new byte[4096];
             Arrays.fill(expected, (byte) 0x42);

@@ -2,6 +2,7 @@ package ddtree.daemon;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ddtree.nbd.RawClient;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,11 +49,11 @@ final class VolumeImages {
         } catch (NoSuchAlgorithmException e) {
             throw new AssertionError(e);
         }
-        try (RawNbdClient c = RawNbdClient.connect(daemon.address()).greet().go(name)) {
+        try (RawClient c = new RawClient(daemon.address()).go(name, false)) {
             long size = c.exportSize;
             assertThat(size).as("size of " + name).isPositive();
             for (long off = 0; off < size; off += 1 << 20) {
-                RawNbdClient.Reply r = c.read(off, (int) Math.min(1 << 20, size - off));
+                RawClient.Reply r = c.read(off, (int) Math.min(1 << 20, size - off));
                 assertThat(r.errno()).as("read of " + name + " at " + off).isZero();
                 md.update(r.data());
             }

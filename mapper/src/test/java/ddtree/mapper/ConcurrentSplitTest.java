@@ -2,6 +2,7 @@ package ddtree.mapper;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ddtree.block.DeviceIo;
 import ddtree.block.Errno;
 import ddtree.block.device.RamDevice;
 import java.util.ArrayList;
@@ -57,13 +58,13 @@ class ConcurrentSplitTest {
                     byte[] model = new byte[region];
                     SplittableRandom rnd = new SplittableRandom(seed);
                     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
-                    try (SyncIo io = new SyncIo(top)) {
+                    try (DeviceIo io = new DeviceIo(top)) {
                         for (int i = 0; i < 40 && System.nanoTime() < deadline; i++) {
                             int length = 1 + rnd.nextInt(600 << 10); // up to 150 chunks: more than the window
                             int offset = rnd.nextInt(region - length);
                             int kind = rnd.nextInt(4);
                             if (kind < 2) {
-                                byte[] data = SyncIo.pattern(length, rnd.nextInt());
+                                byte[] data = DeviceIo.pattern(length, rnd.nextInt());
                                 assertThat(Errno.name(io.write(base + offset, data))).isEqualTo("OK");
                                 System.arraycopy(data, 0, model, offset, length);
                             } else if (kind == 2) {

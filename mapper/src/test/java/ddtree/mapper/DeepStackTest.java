@@ -2,6 +2,7 @@ package ddtree.mapper;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ddtree.block.DeviceIo;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -36,10 +37,10 @@ class DeepStackTest {
         MappedDevice top = devices.get(DEPTH);
         CompletableFuture<Void> done = new CompletableFuture<>();
         Thread t = new Thread(null, () -> {
-            try (SyncIo io = new SyncIo(top)) {
+            try (DeviceIo io = new DeviceIo(top)) {
                 for (int i = 0; i < 20; i++) {
                     long offset = 1024L * 512 - 3000 + i * 97L; // across the split point
-                    byte[] data = SyncIo.pattern(6000, i);
+                    byte[] data = DeviceIo.pattern(6000, i);
                     assertThat(io.write(offset, data)).isZero();
                     assertThat(io.read(offset, 6000)).isEqualTo(data);
                 }
@@ -51,8 +52,8 @@ class DeepStackTest {
         }, "small-stack", 256 << 10);
         t.start();
         done.get(50, TimeUnit.SECONDS);
-        try (SyncIo io = new SyncIo(devices.get(0))) {
-            assertThat(io.read(1024L * 512 - 3000 + 19 * 97L, 6000)).isEqualTo(SyncIo.pattern(6000, 19));
+        try (DeviceIo io = new DeviceIo(devices.get(0))) {
+            assertThat(io.read(1024L * 512 - 3000 + 19 * 97L, 6000)).isEqualTo(DeviceIo.pattern(6000, 19));
         }
         for (int i = DEPTH; i >= 0; i--) {
             devices.get(i).close();

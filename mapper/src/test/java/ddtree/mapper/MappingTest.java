@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ddtree.block.Bio;
 import ddtree.block.Capabilities;
+import ddtree.block.DeviceIo;
 import ddtree.block.Dispatch;
 import ddtree.block.Errno;
 import ddtree.block.Extents;
@@ -53,14 +54,14 @@ class MappingTest {
             table.append(" s").append(i).append(' ').append(offsets[i]);
         }
         try (MappedDevice d = MappedDevice.create("striped", TableParser.parse(table.toString()), ctx, TargetTypes.builtin());
-                SyncIo io = new SyncIo(d)) {
+                DeviceIo io = new DeviceIo(d)) {
             Model model = new Model((int) (length * SECTOR));
             model.drive(io, seed, 300, 3 * chunk * SECTOR + 100);
 
             long chunkBytes = (long) chunk * SECTOR;
             byte[] expected = model.bytes();
             for (int s = 0; s < stripes; s++) {
-                byte[] actual = new SyncIo(lowers[s]).read(offsets[s] * SECTOR, (int) (width * SECTOR));
+                byte[] actual = new DeviceIo(lowers[s]).read(offsets[s] * SECTOR, (int) (width * SECTOR));
                 for (long p = 0; p < actual.length; p += 97) {
                     long c = s + (p / chunkBytes) * stripes; // the target chunk this stripe byte holds
                     long at = c * chunkBytes + p % chunkBytes;
@@ -94,7 +95,7 @@ class MappingTest {
                 173 1 linear r1 63
                 """;
         try (MappedDevice d = MappedDevice.create("mixed", TableParser.parse(table), ctx, TargetTypes.builtin());
-                SyncIo io = new SyncIo(d)) {
+                DeviceIo io = new DeviceIo(d)) {
             assertThat(d.size()).isEqualTo(174L * SECTOR);
             Model model = new Model((int) d.size(), 114L * SECTOR, 123L * SECTOR);
             model.drive(io, seed, 400, 40 * SECTOR);
@@ -114,8 +115,8 @@ class MappingTest {
         try (RamDevice a = new RamDevice("a", 16 << 20); RamDevice b = new RamDevice("b", 16 << 20)) {
             TestContext ctx = new TestContext().put("a", a).put("b", b);
             try (MappedDevice d = MappedDevice.create("s", TableParser.parse("0 65536 striped 2 8 a 0 b 0"), ctx,
-                    TargetTypes.builtin()); SyncIo io = new SyncIo(d)) {
-                assertThat(io.write(5 << 20, SyncIo.pattern(3 << 20, 1))).isZero();
+                    TargetTypes.builtin()); DeviceIo io = new DeviceIo(d)) {
+                assertThat(io.write(5 << 20, DeviceIo.pattern(3 << 20, 1))).isZero();
                 assertThat(a.allocatedBytes() + b.allocatedBytes()).isGreaterThanOrEqualTo(3 << 20);
                 assertThat(io.writeZeroes(0, d.size())).isZero();
                 assertThat(io.discard(0, d.size())).isZero();
@@ -133,7 +134,7 @@ class MappingTest {
                 var fb = ddtree.block.device.FileDevice.open("fb", dir.resolve("b.img"), 1 << 20, false)) {
             TestContext ctx = new TestContext().put("disks/a.img", fa).put("disks/b.img", fb);
             try (MappedDevice d = MappedDevice.create("s", TableParser.parse("0 4096 striped 2 16 disks/a.img 0 disks/b.img 0"),
-                    ctx, TargetTypes.builtin()); SyncIo io = new SyncIo(d)) {
+                    ctx, TargetTypes.builtin()); DeviceIo io = new DeviceIo(d)) {
                 Model model = new Model((int) d.size()).withoutDiscards();
                 model.drive(io, 77, 100, 100_000);
                 for (int i = 0; i < 20; i++) {
@@ -151,10 +152,10 @@ class MappingTest {
         try (RamDevice r = new RamDevice("r", 64 * SECTOR)) {
             TestContext ctx = new TestContext().put("r", r);
             try (MappedDevice d = MappedDevice.create("lin", TableParser.parse("0 10 linear r 17"), ctx,
-                    TargetTypes.builtin()); SyncIo io = new SyncIo(d)) {
-                byte[] data = SyncIo.pattern(777, 3);
+                    TargetTypes.builtin()); DeviceIo io = new DeviceIo(d)) {
+                byte[] data = DeviceIo.pattern(777, 3);
                 assertThat(io.write(1000, data)).isZero();
-                assertThat(new SyncIo(r).read(17 * SECTOR + 1000, 777)).isEqualTo(data);
+                assertThat(new DeviceIo(r).read(17 * SECTOR + 1000, 777)).isEqualTo(data);
                 assertThat(io.read(1000, 777)).isEqualTo(data);
             }
         }
@@ -164,8 +165,8 @@ class MappingTest {
     void zeroReadsZeroesAndErrorFails() throws Exception {
         TestContext ctx = new TestContext();
         try (MappedDevice d = MappedDevice.create("ze", TableParser.parse("0 8 zero\n8 8 error"), ctx,
-                TargetTypes.builtin()); SyncIo io = new SyncIo(d)) {
-            assertThat(io.write(0, SyncIo.pattern(4096, 1))).isZero();
+                TargetTypes.builtin()); DeviceIo io = new DeviceIo(d)) {
+            assertThat(io.write(0, DeviceIo.pattern(4096, 1))).isZero();
             assertThat(io.read(0, 4096)).isEqualTo(new byte[4096]);
             assertThat(io.read(7, 4000)).as("unaligned").isEqualTo(new byte[4000]);
             assertThat(io.readStatus(4096, 512)).isEqualTo(Errno.EIO);
@@ -186,9 +187,9 @@ class MappingTest {
     void ramTargetOwnsItsMemory() throws Exception {
         TestContext ctx = new TestContext();
         MappedDevice d = MappedDevice.create("ram", TableParser.parse("0 1024 ram"), ctx, TargetTypes.builtin());
-        try (SyncIo io = new SyncIo(d)) {
+        try (DeviceIo io = new DeviceIo(d)) {
             assertThat(d.status(StatusType.INFO)).containsExactly("0 1024 ram 0");
-            assertThat(io.write(70000, SyncIo.pattern(10, 1))).isZero();
+            assertThat(io.write(70000, DeviceIo.pattern(10, 1))).isZero();
             assertThat(d.status(StatusType.INFO)).containsExactly("0 1024 ram 65536");
             Extents out = new Extents(8);
             d.extents(0, 1024 * SECTOR, out);
@@ -247,7 +248,7 @@ class MappingTest {
             return t;
         }));
         try (MappedDevice d = MappedDevice.create("c", TableParser.parse("0 10 count\n10 10 count\n20 10 count"),
-                new TestContext(), types); SyncIo io = new SyncIo(d)) {
+                new TestContext(), types); DeviceIo io = new DeviceIo(d)) {
             assertThat(io.flush()).isZero();
             assertThat(made).extracting(c -> c.flushes.get()).containsExactly(1, 1, 1);
 
@@ -264,7 +265,7 @@ class MappingTest {
      */
     @Test
     void requestsAllocateNothingOnceWarm() throws Exception {
-        try (RamDevice r = new RamDevice("r", 1 << 20); SyncIo unused = new SyncIo(r)) {
+        try (RamDevice r = new RamDevice("r", 1 << 20); DeviceIo unused = new DeviceIo(r)) {
             TestContext ctx = new TestContext().put("r", r);
             try (MappedDevice d = MappedDevice.create("lin", TableParser.parse("0 1024 linear r 8\n1024 1024 ram"), ctx,
                     TargetTypes.builtin())) {
@@ -308,7 +309,7 @@ class MappingTest {
     void extentsFollowTheLowerDevices() throws Exception {
         try (RamDevice a = new RamDevice("a", 1 << 20); RamDevice b = new RamDevice("b", 1 << 20)) {
             TestContext ctx = new TestContext().put("a", a).put("b", b);
-            new SyncIo(b).write(RamDevice.PAGE_SIZE, new byte[] {1});
+            new DeviceIo(b).write(RamDevice.PAGE_SIZE, new byte[] {1});
             try (MappedDevice d = MappedDevice.create("e", TableParser.parse("0 256 linear b 128\n256 256 striped 2 128 a 0 b 0"),
                     ctx, TargetTypes.builtin())) {
                 Extents out = new Extents(16);

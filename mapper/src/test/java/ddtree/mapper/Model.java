@@ -2,6 +2,7 @@ package ddtree.mapper;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ddtree.block.DeviceIo;
 import ddtree.block.Errno;
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -56,7 +57,7 @@ final class Model {
     }
 
     /** Runs {@code ops} random requests of up to {@code maxLength} bytes against both and compares reads. */
-    void drive(SyncIo io, long seed, int ops, int maxLength) {
+    void drive(DeviceIo io, long seed, int ops, int maxLength) {
         SplittableRandom rnd = new SplittableRandom(seed);
         for (int i = 0; i < ops; i++) {
             int length = 1 + rnd.nextInt(maxLength);
@@ -65,7 +66,7 @@ final class Model {
             int kind = rnd.nextInt(10);
             String what = "seed " + seed + " op " + i + " at " + offset + "+" + length;
             if (kind < 4) {
-                byte[] data = SyncIo.pattern(length, rnd.nextInt());
+                byte[] data = DeviceIo.pattern(length, rnd.nextInt());
                 assertThat(Errno.name(io.write(offset, data))).as("write %s", what).isEqualTo("OK");
                 write(offset, data);
             } else if (kind < 8) {

@@ -2,6 +2,7 @@ package ddtree.mapper;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ddtree.block.DeviceIo;
 import ddtree.block.device.RamDevice;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -54,7 +55,7 @@ class StatusTest {
             try (MappedDevice bad = MappedDevice.create("bad", TableParser.parse("0 2048 error"), ctx, TargetTypes.builtin())) {
                 ctx.put("bad", bad);
                 try (MappedDevice d = MappedDevice.create("s", TableParser.parse("0 32 striped 2 8 a 0 bad 0"), ctx,
-                        TargetTypes.builtin()); SyncIo io = new SyncIo(d)) {
+                        TargetTypes.builtin()); DeviceIo io = new DeviceIo(d)) {
                     assertThat(io.write(0, new byte[4096])).isZero();
                     assertThat(d.status(StatusType.INFO)).containsExactly("0 32 striped 2 a bad 1 AA");
                     assertThat(io.write(4096, new byte[4096])).isEqualTo(ddtree.block.Errno.EIO);

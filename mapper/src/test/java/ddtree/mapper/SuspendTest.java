@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ddtree.block.Bio;
 import ddtree.block.BlockDevice;
 import ddtree.block.Capabilities;
+import ddtree.block.DeviceIo;
 import ddtree.block.Dispatch;
 import ddtree.block.Errno;
 import ddtree.block.Op;
@@ -40,21 +41,21 @@ class SuspendTest {
 
     @Test
     void heldWhileSuspendedThenCompletedInOrder() throws Exception {
-        try (MappedDevice d = create("0 4096 linear r 0"); SyncIo io = new SyncIo(d)) {
+        try (MappedDevice d = create("0 4096 linear r 0"); DeviceIo io = new DeviceIo(d)) {
             d.suspend();
             assertThat(d.suspended()).isTrue();
-            List<SyncIo.Pending> held = new ArrayList<>();
+            List<DeviceIo.Pending> held = new ArrayList<>();
             for (int i = 0; i < 5; i++) {
-                held.add(io.start(Op.WRITE, 1000, 600, SyncIo.pattern(600, i))); // same range: order decides
+                held.add(io.start(Op.WRITE, 1000, 600, DeviceIo.pattern(600, i))); // same range: order decides
             }
             Thread.sleep(100);
-            assertThat(held).noneMatch(SyncIo.Pending::isDone);
+            assertThat(held).noneMatch(DeviceIo.Pending::isDone);
             d.resume();
             assertThat(d.suspended()).isFalse();
-            for (SyncIo.Pending p : held) {
+            for (DeviceIo.Pending p : held) {
                 assertThat(p.await()).isZero();
             }
-            assertThat(io.read(1000, 600)).as("the last held write wins").isEqualTo(SyncIo.pattern(600, 4));
+            assertThat(io.read(1000, 600)).as("the last held write wins").isEqualTo(DeviceIo.pattern(600, 4));
         }
     }
 
@@ -121,8 +122,8 @@ class SuspendTest {
             return g;
         }));
         try (MappedDevice d = MappedDevice.create("dev", TableParser.parse("0 4096 gate"), ctx, types);
-                SyncIo io = new SyncIo(d)) {
-            SyncIo.Pending inFlight = io.start(Op.WRITE, 0, 4096, SyncIo.pattern(4096, 1));
+                DeviceIo io = new DeviceIo(d)) {
+            DeviceIo.Pending inFlight = io.start(Op.WRITE, 0, 4096, DeviceIo.pattern(4096, 1));
             assertThat(gates.get(0).waiting()).isEqualTo(1);
             CompletableFuture<Void> suspended = CompletableFuture.runAsync(() -> {
                 try {
@@ -137,24 +138,24 @@ class SuspendTest {
             suspended.get(10, TimeUnit.SECONDS);
             assertThat(inFlight.await()).isZero();
             d.resume();
-            assertThat(io.read(0, 4096)).isEqualTo(SyncIo.pattern(4096, 1));
+            assertThat(io.read(0, 4096)).isEqualTo(DeviceIo.pattern(4096, 1));
         }
     }
 
     @Test
     void reloadSwapsOnResumeAndHeldIoPastTheNewEndFails() throws Exception {
-        try (MappedDevice d = create("0 100 linear r 0"); SyncIo io = new SyncIo(d)) {
-            assertThat(io.write(0, SyncIo.pattern(512, 7))).isZero();
+        try (MappedDevice d = create("0 100 linear r 0"); DeviceIo io = new DeviceIo(d)) {
+            assertThat(io.write(0, DeviceIo.pattern(512, 7))).isZero();
             d.load(TableParser.parse("0 50 linear r 0"));
             assertThat(d.inactiveTable()).hasValue(List.of(new TableLine(0, 50, "linear", "r", "0")));
             assertThat(d.size()).as("loading changes nothing live").isEqualTo(100 * SECTOR);
             assertThat(ctx.references("r")).isEqualTo(2);
             d.suspend();
-            SyncIo.Pending past = io.start(Op.WRITE, 90 * SECTOR, 5 * SECTOR, new byte[5 * SECTOR]);
-            SyncIo.Pending inside = io.start(Op.READ, 0, 512, null);
+            DeviceIo.Pending past = io.start(Op.WRITE, 90 * SECTOR, 5 * SECTOR, new byte[5 * SECTOR]);
+            DeviceIo.Pending inside = io.start(Op.READ, 0, 512, null);
             d.resume();
             assertThat(past.await()).isEqualTo(Errno.EIO);
-            assertThat(inside.data()).isEqualTo(SyncIo.pattern(512, 7));
+            assertThat(inside.data()).isEqualTo(DeviceIo.pattern(512, 7));
             assertThat(d.size()).isEqualTo(50 * SECTOR);
             assertThat(d.table()).containsExactly(new TableLine(0, 50, "linear", "r", "0"));
             assertThat(d.inactiveTable()).isEmpty();
@@ -208,9 +209,9 @@ class SuspendTest {
     @Test
     void closeFailsHeldIo() throws Exception {
         MappedDevice d = create("0 100 linear r 0");
-        try (SyncIo io = new SyncIo(d)) {
+        try (DeviceIo io = new DeviceIo(d)) {
             d.suspend();
-            SyncIo.Pending held = io.start(Op.READ, 0, 512, null);
+            DeviceIo.Pending held = io.start(Op.READ, 0, 512, null);
             d.close();
             assertThat(held.await()).isEqualTo(Errno.ESHUTDOWN);
             assertThat(io.readStatus(0, 512)).isEqualTo(Errno.ESHUTDOWN);
@@ -241,12 +242,12 @@ class SuspendTest {
                     byte[] model = new byte[region];
                     SplittableRandom rnd = new SplittableRandom(seed);
                     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-                    try (SyncIo io = new SyncIo(d)) {
+                    try (DeviceIo io = new DeviceIo(d)) {
                         for (int i = 0; i < 20_000 && !stop.get() && System.nanoTime() < deadline; i++) {
                             int length = 1 + rnd.nextInt(3 * SECTOR);
                             int offset = rnd.nextInt(region - length);
                             if (rnd.nextBoolean()) {
-                                byte[] data = SyncIo.pattern(length, rnd.nextInt());
+                                byte[] data = DeviceIo.pattern(length, rnd.nextInt());
                                 assertThat(Errno.name(io.write(base + offset, data))).isEqualTo("OK");
                                 System.arraycopy(data, 0, model, offset, length);
                             } else {
@@ -269,7 +270,7 @@ class SuspendTest {
                 Thread.sleep(2);
             }
             stop.set(true);
-            try (SyncIo io = new SyncIo(d)) {
+            try (DeviceIo io = new DeviceIo(d)) {
                 for (int w = 0; w < writers; w++) {
                     byte[] model = results.get(w).get(30, TimeUnit.SECONDS);
                     assertThat(io.read((long) w * region, region)).as("writer %d's region", w).isEqualTo(model);

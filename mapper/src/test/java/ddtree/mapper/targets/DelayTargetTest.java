@@ -2,11 +2,11 @@ package ddtree.mapper.targets;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ddtree.block.DeviceIo;
 import ddtree.block.Op;
 import ddtree.block.device.RamDevice;
 import ddtree.mapper.MappedDevice;
 import ddtree.mapper.StatusType;
-import ddtree.mapper.SyncIo;
 import ddtree.mapper.TableParser;
 import ddtree.mapper.TargetTypes;
 import ddtree.mapper.TestContext;
@@ -36,14 +36,14 @@ class DelayTargetTest {
     @Test
     void delaysEachRequestByItsClass() throws Exception {
         try (MappedDevice d = MappedDevice.create("dl", TableParser.parse("0 1024 delay a 0 0 b 8 150"), ctx,
-                TargetTypes.builtin()); SyncIo io = new SyncIo(d)) {
+                TargetTypes.builtin()); DeviceIo io = new DeviceIo(d)) {
             long start = System.nanoTime();
-            SyncIo.Pending w = io.start(Op.WRITE, 0, 512, SyncIo.pattern(512, 1));
+            DeviceIo.Pending w = io.start(Op.WRITE, 0, 512, DeviceIo.pattern(512, 1));
             Thread.sleep(30);
             assertThat(d.status(StatusType.INFO)).containsExactly("0 1024 delay 0 1");
             assertThat(w.await()).isZero();
             assertThat(millisSince(start)).as("write delay").isBetween(150L, 5000L);
-            assertThat(new SyncIo(b).read(8 * 512, 512)).as("writes go to the write device").isEqualTo(SyncIo.pattern(512, 1));
+            assertThat(new DeviceIo(b).read(8 * 512, 512)).as("writes go to the write device").isEqualTo(DeviceIo.pattern(512, 1));
             assertThat(d.status(StatusType.INFO)).containsExactly("0 1024 delay 0 0");
 
             start = System.nanoTime();
@@ -55,25 +55,25 @@ class DelayTargetTest {
     @Test
     void manyDelayedRequestsAllArriveInOrder() throws Exception {
         try (MappedDevice d = MappedDevice.create("dl", TableParser.parse("0 1024 delay a 0 50"), ctx,
-                TargetTypes.builtin()); SyncIo io = new SyncIo(d)) {
+                TargetTypes.builtin()); DeviceIo io = new DeviceIo(d)) {
             long start = System.nanoTime();
-            List<SyncIo.Pending> pending = new ArrayList<>();
+            List<DeviceIo.Pending> pending = new ArrayList<>();
             for (int i = 0; i < 40; i++) {
-                pending.add(io.start(Op.WRITE, 0, 512, SyncIo.pattern(512, i)));
+                pending.add(io.start(Op.WRITE, 0, 512, DeviceIo.pattern(512, i)));
             }
-            for (SyncIo.Pending p : pending) {
+            for (DeviceIo.Pending p : pending) {
                 assertThat(p.await()).isZero();
             }
             assertThat(millisSince(start)).isBetween(50L, 5000L);
-            assertThat(io.read(0, 512)).isEqualTo(SyncIo.pattern(512, 39));
+            assertThat(io.read(0, 512)).isEqualTo(DeviceIo.pattern(512, 39));
         }
     }
 
     @Test
     void suspendSendsDelayedRequestsDownAtOnce() throws Exception {
         try (MappedDevice d = MappedDevice.create("dl", TableParser.parse("0 1024 delay a 0 20000"), ctx,
-                TargetTypes.builtin()); SyncIo io = new SyncIo(d)) {
-            SyncIo.Pending w = io.start(Op.WRITE, 0, 512, SyncIo.pattern(512, 5));
+                TargetTypes.builtin()); DeviceIo io = new DeviceIo(d)) {
+            DeviceIo.Pending w = io.start(Op.WRITE, 0, 512, DeviceIo.pattern(512, 5));
             long start = System.nanoTime();
             d.suspend();
             assertThat(millisSince(start)).isLessThan(5000L);

@@ -2,11 +2,11 @@ package ddtree.mapper.targets;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ddtree.block.DeviceIo;
 import ddtree.block.Errno;
 import ddtree.block.device.RamDevice;
 import ddtree.mapper.MappedDevice;
 import ddtree.mapper.StatusType;
-import ddtree.mapper.SyncIo;
 import ddtree.mapper.TableException;
 import ddtree.mapper.TableParser;
 import ddtree.mapper.TargetTypes;
@@ -33,16 +33,16 @@ class FlakeyTargetTest {
 
     @Test
     void upPassesThroughWithItsOffset() throws Exception {
-        try (MappedDevice d = create("60 0"); SyncIo io = new SyncIo(d)) {
-            assertThat(io.write(100, SyncIo.pattern(1000, 1))).isZero();
-            assertThat(new SyncIo(ram).read(16 * 512 + 100, 1000)).isEqualTo(SyncIo.pattern(1000, 1));
+        try (MappedDevice d = create("60 0"); DeviceIo io = new DeviceIo(d)) {
+            assertThat(io.write(100, DeviceIo.pattern(1000, 1))).isZero();
+            assertThat(new DeviceIo(ram).read(16 * 512 + 100, 1000)).isEqualTo(DeviceIo.pattern(1000, 1));
             assertThat(d.status(StatusType.INFO)).containsExactly("0 1024 flakey up");
         }
     }
 
     @Test
     void downWithoutFeaturesFailsEverything() throws Exception {
-        try (MappedDevice d = create("0 60"); SyncIo io = new SyncIo(d)) {
+        try (MappedDevice d = create("0 60"); DeviceIo io = new DeviceIo(d)) {
             assertThat(d.status(StatusType.INFO)).containsExactly("0 1024 flakey down");
             assertThat(io.readStatus(0, 512)).isEqualTo(Errno.EIO);
             assertThat(io.write(0, new byte[512])).isEqualTo(Errno.EIO);
@@ -53,38 +53,38 @@ class FlakeyTargetTest {
 
     @Test
     void dropWritesAcknowledgesWithoutWriting() throws Exception {
-        try (MappedDevice d = create("60 0 1 drop_writes"); SyncIo io = new SyncIo(d)) {
-            assertThat(io.write(0, SyncIo.pattern(512, 1))).isZero();
+        try (MappedDevice d = create("60 0 1 drop_writes"); DeviceIo io = new DeviceIo(d)) {
+            assertThat(io.write(0, DeviceIo.pattern(512, 1))).isZero();
             d.message(0, List.of("down"));
             assertThat(d.status(StatusType.INFO)).containsExactly("0 1024 flakey down forced");
-            assertThat(io.write(0, SyncIo.pattern(512, 2))).as("dropped, yet acknowledged").isZero();
-            assertThat(io.read(0, 512)).as("reads still work").isEqualTo(SyncIo.pattern(512, 1));
+            assertThat(io.write(0, DeviceIo.pattern(512, 2))).as("dropped, yet acknowledged").isZero();
+            assertThat(io.read(0, 512)).as("reads still work").isEqualTo(DeviceIo.pattern(512, 1));
             d.message(0, List.of("up"));
-            assertThat(io.write(0, SyncIo.pattern(512, 3))).isZero();
-            assertThat(io.read(0, 512)).isEqualTo(SyncIo.pattern(512, 3));
+            assertThat(io.write(0, DeviceIo.pattern(512, 3))).isZero();
+            assertThat(io.read(0, 512)).isEqualTo(DeviceIo.pattern(512, 3));
         }
     }
 
     @Test
     void errorWritesAndErrorReads() throws Exception {
-        try (MappedDevice d = create("60 0 1 error_writes"); SyncIo io = new SyncIo(d)) {
+        try (MappedDevice d = create("60 0 1 error_writes"); DeviceIo io = new DeviceIo(d)) {
             d.message(0, List.of("down"));
             assertThat(io.write(0, new byte[512])).isEqualTo(Errno.EIO);
             assertThat(io.readStatus(0, 512)).isZero();
         }
-        try (MappedDevice d = create("60 0 1 error_reads"); SyncIo io = new SyncIo(d)) {
+        try (MappedDevice d = create("60 0 1 error_reads"); DeviceIo io = new DeviceIo(d)) {
             d.message(0, List.of("down"));
-            assertThat(io.write(0, SyncIo.pattern(512, 9))).isZero();
+            assertThat(io.write(0, DeviceIo.pattern(512, 9))).isZero();
             assertThat(io.readStatus(0, 512)).isEqualTo(Errno.EIO);
             d.message(0, List.of("cycle"));
             assertThat(d.status(StatusType.INFO)).containsExactly("0 1024 flakey up");
-            assertThat(io.read(0, 512)).isEqualTo(SyncIo.pattern(512, 9));
+            assertThat(io.read(0, 512)).isEqualTo(DeviceIo.pattern(512, 9));
         }
     }
 
     @Test
     void intervalsTakeTurnsAndReportEvents() throws Exception {
-        try (MappedDevice d = create("1 1"); SyncIo io = new SyncIo(d)) {
+        try (MappedDevice d = create("1 1"); DeviceIo io = new DeviceIo(d)) {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             boolean sawUp = false;
             boolean sawDown = false;
