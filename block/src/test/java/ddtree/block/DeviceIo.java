@@ -5,14 +5,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
-/** Requests against a device, for tests: each call submits one bio and waits at most ten seconds for it. */
+/** Requests against a device, for tests: each call submits one bio and waits for it, by default at most ten seconds. */
 public final class DeviceIo implements AutoCloseable {
+    private static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
+
     private final BlockDevice device;
     private final BufferPool pool = new BufferPool(64L << 20, 0);
     private final int depth;
+    private final Duration timeout;
 
     public DeviceIo(BlockDevice device) {
         this(device, Bio.DEFAULT_DEPTH);
@@ -20,8 +24,18 @@ public final class DeviceIo implements AutoCloseable {
 
     /** @param depth the completion depth of the bios made, for deep stacks */
     public DeviceIo(BlockDevice device, int depth) {
+        this(device, depth, DEFAULT_TIMEOUT);
+    }
+
+    /** @param timeout how long each request may take; longer for tests whose requests wait out a reconnect */
+    public DeviceIo(BlockDevice device, Duration timeout) {
+        this(device, Bio.DEFAULT_DEPTH, timeout);
+    }
+
+    private DeviceIo(BlockDevice device, int depth, Duration timeout) {
         this.device = device;
         this.depth = depth;
+        this.timeout = timeout;
     }
 
     public BlockDevice device() {
@@ -29,7 +43,7 @@ public final class DeviceIo implements AutoCloseable {
     }
 
     /** A request in flight; {@code buffer} is the one to give back to the pool, or null. */
-    public record Pending(Bio bio, CompletableFuture<Integer> done, PooledBuffer buffer) {
+    public record Pending(Bio bio, CompletableFuture<Integer> done, PooledBuffer buffer, Duration timeout) {
         /** Waits for the status. */
         public int await() {
             try {
@@ -55,7 +69,7 @@ public final class DeviceIo implements AutoCloseable {
 
         private int status() {
             try {
-                return done.get(10, TimeUnit.SECONDS);
+                return done.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
             } catch (Exception e) {
                 throw new AssertionError(bio + " did not complete", e);
             }
@@ -100,7 +114,7 @@ public final class DeviceIo implements AutoCloseable {
             return true;
         }, 0);
         Dispatch.submit(device, bio);
-        return new Pending(bio, done, owned);
+        return new Pending(bio, done, owned, timeout);
     }
 
     public int write(long offset, byte[] data, int flags) {
@@ -157,6 +171,22 @@ public final class DeviceIo implements AutoCloseable {
         byte[] b = new byte[length];
         for (int i = 0; i < length; i++) {
             b[i] = (byte) (seed * 31 + i * 7 + (i >>> 9) + 1);
+        }
+        return b;
+    }
+
+    /**
+     * Test data from a seeded generator: unlike {@link #pattern}, where only the seed's low byte counts,
+     * every seed gives other bytes, so offsets can serve as seeds and a write that lands elsewhere shows.
+     */
+    public static byte[] randomBytes(int length, long seed) {
+        byte[] b = new byte[length];
+        long x = seed * 0x9E3779B97F4A7C15L + 1;
+        for (int i = 0; i < length; i++) {
+            x ^= x << 13;
+            x ^= x >>> 7;
+            x ^= x << 17;
+            b[i] = (byte) x;
         }
         return b;
     }

@@ -3,13 +3,11 @@ package ddtree.mapper.targets;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import ddtree.block.Bio;
 import ddtree.block.BlockDevice;
 import ddtree.block.BufferPool;
-import ddtree.block.Dispatch;
+import ddtree.block.DeviceIo;
 import ddtree.block.Errno;
 import ddtree.block.Op;
-import ddtree.block.PooledBuffer;
 import ddtree.block.device.RamDevice;
 import ddtree.mapper.MappedDevice;
 import ddtree.mapper.StatusType;
@@ -21,12 +19,10 @@ import ddtree.nbd.Export;
 import ddtree.nbd.ExportTable;
 import ddtree.nbd.NbdServer;
 import ddtree.nbd.NbdServerConfig;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -38,7 +34,7 @@ import org.junit.jupiter.api.Timeout;
 class NbdTargetTest {
     private final RamDevice remote = new RamDevice("remote", 1 << 20); // 2048 sectors
     private final BufferPool serverPool = new BufferPool(64L << 20, 8L << 20);
-    private final BufferPool pool = new BufferPool(64L << 20, 0);
+    private final DeviceIo remoteIo = new DeviceIo(remote);
     private final ExportTable exports = new ExportTable();
     private final Context ctx = new Context();
     private NbdServer server;
@@ -59,7 +55,7 @@ class NbdTargetTest {
         }
         remote.close();
         serverPool.close();
-        pool.close();
+        remoteIo.close();
     }
 
     private MappedDevice create(String table) throws TableException {
@@ -68,12 +64,12 @@ class NbdTargetTest {
 
     @Test
     void mapsOntoTheRemoteExportAtItsOffset() throws Exception {
-        try (MappedDevice d = create("0 1024 nbd 127.0.0.1:" + port + " disk0 16")) {
+        try (MappedDevice d = create("0 1024 nbd 127.0.0.1:" + port + " disk0 16"); DeviceIo io = new DeviceIo(d)) {
             assertThat(d.size()).isEqualTo(1024 * 512);
-            byte[] data = pattern(5000, 1);
-            assertThat(write(d, 100, data)).isEqualTo(Errno.OK);
-            assertThat(read(d, 100, data.length)).isEqualTo(data);
-            assertThat(read(remote, 16 * 512 + 100, data.length)).isEqualTo(data);
+            byte[] data = DeviceIo.pattern(5000, 1);
+            assertThat(io.write(100, data)).isEqualTo(Errno.OK);
+            assertThat(io.read(100, data.length)).isEqualTo(data);
+            assertThat(remoteIo.read(16 * 512 + 100, data.length)).isEqualTo(data);
             assertThat(d.status(StatusType.INFO)).containsExactly("0 1024 nbd connected");
             assertThat(d.status(StatusType.TABLE)).containsExactly("0 1024 nbd 127.0.0.1:" + port + " disk0 16");
             assertThat(d.dependencies()).isEmpty();
@@ -110,21 +106,21 @@ class NbdTargetTest {
 
     @Test
     void reconnectsAfterTheServerComesBackAndReportsEvents() throws Exception {
-        try (MappedDevice d = create("0 2048 nbd 127.0.0.1:" + port + " disk0")) {
-            assertThat(write(d, 0, pattern(512, 1))).isEqualTo(Errno.OK);
+        // A request waits out the server's restart, so it gets longer than DeviceIo's default.
+        try (MappedDevice d = create("0 2048 nbd 127.0.0.1:" + port + " disk0");
+                DeviceIo io = new DeviceIo(d, Duration.ofSeconds(30))) {
+            assertThat(io.write(0, DeviceIo.pattern(512, 1))).isEqualTo(Errno.OK);
             server.close();
             long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (!d.status(StatusType.INFO).getFirst().endsWith("reconnecting") && System.nanoTime() < until) {
                 Thread.sleep(10);
             }
             assertThat(d.status(StatusType.INFO)).containsExactly("0 2048 nbd reconnecting");
-            PooledBuffer b = buffer(pattern(512, 2));
-            CompletableFuture<Integer> waiting = start(d, Op.WRITE, 512, 512, b);
+            DeviceIo.Pending waiting = io.start(Op.WRITE, 512, 512, DeviceIo.pattern(512, 2));
             server = new NbdServer(NbdServerConfig.loopback(port), exports, serverPool);
             server.start();
-            assertThat(waiting.get(30, TimeUnit.SECONDS)).isEqualTo(Errno.OK);
-            b.release();
-            assertThat(read(remote, 512, 512)).isEqualTo(pattern(512, 2));
+            assertThat(waiting.await()).isEqualTo(Errno.OK);
+            assertThat(remoteIo.read(512, 512)).isEqualTo(DeviceIo.pattern(512, 2));
             assertThat(d.status(StatusType.INFO)).containsExactly("0 2048 nbd connected");
             String prefix = "n: nbd 127.0.0.1:" + port + "/disk0: ";
             // The event may follow the first requests through the new connection by a moment.
@@ -135,52 +131,6 @@ class NbdTargetTest {
             }
             assertThat(ctx.events()).anySatisfy(e -> assertThat(e).startsWith(prefix + "disconnected: "));
             assertThat(ctx.events()).anySatisfy(e -> assertThat(e).startsWith(prefix + "reconnected to "));
-        }
-    }
-
-    private static byte[] pattern(int length, int seed) {
-        byte[] b = new byte[length];
-        for (int i = 0; i < length; i++) {
-            b[i] = (byte) (i * 31 + seed * 7 + (i >> 9));
-        }
-        return b;
-    }
-
-    private PooledBuffer buffer(byte[] data) throws InterruptedException {
-        PooledBuffer b = pool.acquire(data.length, false);
-        MemorySegment.copy(data, 0, b.segment(), ValueLayout.JAVA_BYTE, 0, data.length);
-        return b;
-    }
-
-    private static CompletableFuture<Integer> start(BlockDevice d, Op op, long offset, long length, PooledBuffer b) {
-        Bio bio = new Bio().reset(op, offset, length, 0, b);
-        CompletableFuture<Integer> done = new CompletableFuture<>();
-        bio.pushCompletion((x, state) -> {
-            done.complete(x.status());
-            return true;
-        }, 0);
-        Dispatch.submit(d, bio);
-        return done;
-    }
-
-    private int write(BlockDevice d, long offset, byte[] data) throws Exception {
-        PooledBuffer b = buffer(data);
-        try {
-            return start(d, Op.WRITE, offset, data.length, b).get(30, TimeUnit.SECONDS);
-        } finally {
-            b.release();
-        }
-    }
-
-    private byte[] read(BlockDevice d, long offset, int length) throws Exception {
-        PooledBuffer b = pool.acquire(length, false);
-        try {
-            assertThat(start(d, Op.READ, offset, length, b).get(30, TimeUnit.SECONDS)).isEqualTo(Errno.OK);
-            byte[] out = new byte[length];
-            MemorySegment.copy(b.segment(), ValueLayout.JAVA_BYTE, 0, out, 0, length);
-            return out;
-        } finally {
-            b.release();
         }
     }
 

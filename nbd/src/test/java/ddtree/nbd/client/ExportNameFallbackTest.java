@@ -2,9 +2,9 @@ package ddtree.nbd.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ddtree.block.DeviceIo;
 import ddtree.block.Errno;
 import ddtree.block.Extents;
-import ddtree.block.Op;
 import ddtree.nbd.NbdProtocol;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -40,16 +40,16 @@ class ExportNameFallbackTest {
             });
             NbdClientDevice client = NbdClientDevice.connect("old", "127.0.0.1", listener.getLocalPort(), "legacy",
                     ClientOptions.defaults());
-            try (Io io = new Io(client)) {
+            try (DeviceIo io = new DeviceIo(client)) {
                 assertThat(client.size()).isEqualTo(SIZE);
                 assertThat(client.capabilities().flush()).isTrue();
                 assertThat(client.capabilities().discard()).isFalse();
                 assertThat(client.capabilities().extents()).isFalse();
-                byte[] data = Io.pattern(70_000, 3);
+                byte[] data = DeviceIo.randomBytes(70_000, 3);
                 assertThat(io.write(333, data)).isEqualTo(Errno.OK);
                 assertThat(io.read(333, data.length)).isEqualTo(data);
-                assertThat(io.run(Op.FLUSH, 0, 0, 0, null)).isEqualTo(Errno.OK);
-                assertThat(io.run(Op.DISCARD, 0, 4096, 0, null)).as("no TRIM offered").isEqualTo(Errno.ENOTSUP);
+                assertThat(io.flush()).isEqualTo(Errno.OK);
+                assertThat(io.discard(0, 4096)).as("no TRIM offered").isEqualTo(Errno.ENOTSUP);
                 Extents e = new Extents(4);
                 client.extents(0, SIZE, e);
                 assertThat(e.count()).isEqualTo(1);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ddtree.block.Bio;
 import ddtree.block.BioCompletion;
+import ddtree.block.BufferPool;
 import ddtree.block.Dispatch;
 import ddtree.block.Errno;
 import ddtree.block.Op;
@@ -52,8 +53,10 @@ class NbdClientAllocationTest {
             server.start(0);
             NbdClientDevice client = NbdClientDevice.connect("alloc", "127.0.0.1", server.port(), "disk",
                     ClientOptions.defaults());
-            try (Io io = new Io(client)) {
-                PooledBuffer buffer = io.pool.acquire(65536, false);
+            // Its own bio and completion rather than DeviceIo's, whose per-request future would count.
+            BufferPool pool = new BufferPool(64L << 20, 0);
+            try {
+                PooledBuffer buffer = pool.acquire(65536, false);
                 Bio bio = new Bio();
                 Waiter waiter = new Waiter();
                 long[] ids = {Thread.currentThread().threadId(), readerOf(client).threadId()};
@@ -81,6 +84,7 @@ class NbdClientAllocationTest {
                 buffer.release();
             } finally {
                 client.close();
+                pool.close();
             }
         }
     }

@@ -3,15 +3,14 @@ package ddtree.nbd.client;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ddtree.block.DeviceIo;
 import ddtree.block.Errno;
 import ddtree.block.Extents;
 import ddtree.block.Op;
-import ddtree.block.PooledBuffer;
 import ddtree.block.device.RamDevice;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -25,7 +24,7 @@ class NbdClientDeviceTest {
     RamDevice ro;
     RemoteServer server;
     NbdClientDevice client;
-    Io io;
+    DeviceIo io;
 
     @BeforeEach
     void setUp() throws IOException {
@@ -50,7 +49,7 @@ class NbdClientDeviceTest {
 
     private NbdClientDevice connect(String export, ClientOptions options) throws IOException {
         client = NbdClientDevice.connect("remote", "127.0.0.1", server.port(), export, options);
-        io = new Io(client);
+        io = new DeviceIo(client);
         return client;
     }
 
@@ -75,10 +74,10 @@ class NbdClientDeviceTest {
         long[] offsets = {0, 1, 511, 4097, 65535, 1_000_003, SIZE - 7};
         int[] lengths = {1, 7, 513, 4095, 70_000, 123_457, 7};
         for (int i = 0; i < offsets.length; i++) {
-            byte[] data = Io.pattern(lengths[i], i);
+            byte[] data = DeviceIo.randomBytes(lengths[i], i);
             assertThat(Errno.name(io.write(offsets[i], data))).isEqualTo("OK");
             assertThat(io.read(offsets[i], lengths[i])).isEqualTo(data);
-            try (Io direct = new Io(ram)) {
+            try (DeviceIo direct = new DeviceIo(ram)) {
                 assertThat(direct.read(offsets[i], lengths[i])).isEqualTo(data);
             }
         }
@@ -88,32 +87,24 @@ class NbdClientDeviceTest {
     void requestsPastTheEndAreRefusedWithoutReachingTheServer() throws Exception {
         connect("disk", ClientOptions.defaults());
         assertThat(io.write(SIZE - 3, new byte[4])).isEqualTo(Errno.ENOSPC);
-        PooledBuffer b = io.pool.acquire(4096, false);
-        try {
-            assertThat(io.run(Op.READ, SIZE, 4096, 0, b)).isEqualTo(Errno.EINVAL);
-        } finally {
-            b.release();
-        }
+        assertThat(io.readStatus(SIZE, 4096)).isEqualTo(Errno.EINVAL);
     }
 
     /** Requests of a mebibyte on the wire together, each its own bio, as a striped device above would send. */
     @Test
     void concurrentLargeWritesLandIntactOnTheDevice() throws Exception {
         connect("disk", ClientOptions.defaults());
-        List<CompletableFuture<Integer>> fs = new ArrayList<>();
-        List<PooledBuffer> bs = new ArrayList<>();
+        List<DeviceIo.Pending> writes = new ArrayList<>();
         for (int i = 0; i < 16; i++) {
-            PooledBuffer b = io.buffer(Io.pattern(1 << 20, i));
-            bs.add(b);
-            fs.add(io.start(Op.WRITE, 12345 + i * (1L << 20), 1 << 20, 0, b));
+            writes.add(io.start(Op.WRITE, 12345 + i * (1L << 20), 1 << 20, DeviceIo.randomBytes(1 << 20, i)));
         }
-        for (CompletableFuture<Integer> f : fs) {
-            assertThat(f.get(30, TimeUnit.SECONDS)).isEqualTo(Errno.OK);
+        for (DeviceIo.Pending w : writes) {
+            assertThat(w.await()).isEqualTo(Errno.OK);
         }
-        bs.forEach(PooledBuffer::release);
-        try (Io direct = new Io(ram)) {
+        try (DeviceIo direct = new DeviceIo(ram)) {
             for (int i = 0; i < 16; i++) {
-                assertThat(direct.read(12345 + i * (1L << 20), 1 << 20)).as("write %d", i).isEqualTo(Io.pattern(1 << 20, i));
+                assertThat(direct.read(12345 + i * (1L << 20), 1 << 20)).as("write %d", i)
+                        .isEqualTo(DeviceIo.randomBytes(1 << 20, i));
             }
         }
     }
@@ -123,11 +114,11 @@ class NbdClientDeviceTest {
         connect("disk", ClientOptions.defaults().withMaxRequestBytes(1 << 20));
         assertThat(client.splitBytes()).isEqualTo(1 << 20);
         int len = 32 << 20;
-        byte[] data = Io.pattern(len, 42);
+        byte[] data = DeviceIo.randomBytes(len, 42);
         long offset = 12345;
         assertThat(io.write(offset, data)).isEqualTo(Errno.OK);
         assertThat(io.read(offset, len)).isEqualTo(data);
-        try (Io direct = new Io(ram)) {
+        try (DeviceIo direct = new DeviceIo(ram)) {
             assertThat(direct.read(offset, len)).isEqualTo(data);
         }
     }
@@ -143,7 +134,7 @@ class NbdClientDeviceTest {
                 assertThat(io.write(m, new byte[] {1, 2, 3})).isEqualTo(Errno.OK);
             }
             long length = (5L << 30) + 100;
-            assertThat(Errno.name(io.run(Op.WRITE_ZEROES, 0, length, 0, null))).isEqualTo("OK");
+            assertThat(Errno.name(io.writeZeroes(0, length))).isEqualTo("OK");
             for (long m : marks) {
                 assertThat(io.read(m, 3)).containsOnly(0);
             }
@@ -166,21 +157,17 @@ class NbdClientDeviceTest {
             int id = t;
             workers.add(Thread.ofPlatform().start(() -> {
                 try {
-                    List<CompletableFuture<Integer>> pending = new ArrayList<>();
-                    List<PooledBuffer> buffers = new ArrayList<>();
+                    List<DeviceIo.Pending> pending = new ArrayList<>();
                     for (int i = 0; i < perThread; i++) {
                         long offset = (long) (id * perThread + i) * chunk;
-                        PooledBuffer b = io.buffer(Io.pattern(chunk, offset));
-                        buffers.add(b);
-                        pending.add(io.start(Op.WRITE, offset, chunk, 0, b));
+                        pending.add(io.start(Op.WRITE, offset, chunk, DeviceIo.randomBytes(chunk, offset)));
                     }
-                    for (CompletableFuture<Integer> f : pending) {
-                        assertThat(f.get(60, TimeUnit.SECONDS)).isEqualTo(Errno.OK);
+                    for (DeviceIo.Pending p : pending) {
+                        assertThat(p.await()).isEqualTo(Errno.OK);
                     }
-                    buffers.forEach(PooledBuffer::release);
                     for (int i = 0; i < perThread; i++) {
                         long offset = (long) (id * perThread + i) * chunk;
-                        assertThat(io.read(offset, chunk)).isEqualTo(Io.pattern(chunk, offset));
+                        assertThat(io.read(offset, chunk)).isEqualTo(DeviceIo.randomBytes(chunk, offset));
                     }
                 } catch (Throwable e) {
                     failures.add(e);
@@ -196,15 +183,10 @@ class NbdClientDeviceTest {
     @Test
     void flushTrimZeroesAndExtents() throws Exception {
         connect("disk", ClientOptions.defaults());
-        byte[] data = Io.pattern(1 << 20, 7);
+        byte[] data = DeviceIo.randomBytes(1 << 20, 7);
         assertThat(io.write(0, data)).isEqualTo(Errno.OK);
-        assertThat(io.run(Op.FLUSH, 0, 0, 0, null)).isEqualTo(Errno.OK);
-        PooledBuffer b = io.buffer(data);
-        try {
-            assertThat(io.run(Op.WRITE, 0, data.length, ddtree.block.Bio.FUA, b)).isEqualTo(Errno.OK);
-        } finally {
-            b.release();
-        }
+        assertThat(io.flush()).isEqualTo(Errno.OK);
+        assertThat(io.write(0, data, ddtree.block.Bio.FUA)).isEqualTo(Errno.OK);
 
         Extents e = new Extents(64);
         client.extents(0, 2 << 20, e);
@@ -214,15 +196,15 @@ class NbdClientDeviceTest {
         assertThat(e.flags(1)).isEqualTo(Extents.HOLE | Extents.ZERO);
         assertThat(e.totalLength()).isEqualTo(2 << 20);
 
-        assertThat(io.run(Op.DISCARD, 256 << 10, 256 << 10, 0, null)).isEqualTo(Errno.OK);
+        assertThat(io.discard(256 << 10, 256 << 10)).isEqualTo(Errno.OK);
         assertThat(io.read(256 << 10, 256 << 10)).containsOnly(0);
         e.clear();
         client.extents(0, 1 << 20, e);
         assertThat(e.count()).isEqualTo(3);
         assertThat(e.flags(1) & Extents.ZERO).isEqualTo(Extents.ZERO);
 
-        assertThat(io.run(Op.WRITE_ZEROES, 10, 1000, ddtree.block.Bio.NO_HOLE, null)).isEqualTo(Errno.OK);
-        assertThat(io.run(Op.WRITE_ZEROES, 5000, 1000, ddtree.block.Bio.FAST_ZERO, null)).isEqualTo(Errno.OK);
+        assertThat(io.writeZeroes(10, 1000, ddtree.block.Bio.NO_HOLE)).isEqualTo(Errno.OK);
+        assertThat(io.writeZeroes(5000, 1000, ddtree.block.Bio.FAST_ZERO)).isEqualTo(Errno.OK);
         byte[] back = io.read(0, 8192);
         for (int i = 0; i < back.length; i++) {
             boolean zeroed = (i >= 10 && i < 1010) || (i >= 5000 && i < 6000);
@@ -269,14 +251,12 @@ class NbdClientDeviceTest {
             Thread.sleep(10);
         }
         assertThat(client.state()).isEqualTo(ConnectionState.RECONNECTING);
-        PooledBuffer b = io.pool.acquire(4096, false);
-        CompletableFuture<Integer> waiting = io.start(Op.READ, 0, 4096, 0, b);
+        DeviceIo.Pending waiting = io.start(Op.READ, 0, 4096, null);
         Thread.sleep(50);
-        assertThat(waiting).isNotDone();
+        assertThat(waiting.isDone()).isFalse();
         client.close();
-        assertThat(waiting.get(10, TimeUnit.SECONDS)).isEqualTo(Errno.ESHUTDOWN);
+        assertThat(waiting.await()).isEqualTo(Errno.ESHUTDOWN);
         assertThat(client.state()).isEqualTo(ConnectionState.CLOSED);
         assertThat(io.write(0, new byte[1])).isEqualTo(Errno.ESHUTDOWN);
-        b.release();
     }
 }

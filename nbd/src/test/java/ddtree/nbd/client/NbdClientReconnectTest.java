@@ -4,17 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ddtree.block.Bio;
 import ddtree.block.BlockDevice;
+import ddtree.block.DeviceIo;
 import ddtree.block.Errno;
 import ddtree.block.ForwardingDevice;
 import ddtree.block.Op;
-import ddtree.block.PooledBuffer;
 import ddtree.block.device.RamDevice;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -24,11 +23,13 @@ import org.junit.jupiter.api.Test;
 /** Servers that go away: the client waits, reconnects, resends, or gives up on time. */
 class NbdClientReconnectTest {
     static final long SIZE = 16L << 20;
+    /** Requests here wait out a server that is down, so they get longer than DeviceIo's default. */
+    static final Duration WAIT = Duration.ofSeconds(30);
 
     RamDevice ram;
     RemoteServer server;
     NbdClientDevice client;
-    Io io;
+    DeviceIo io;
     final List<String> events = Collections.synchronizedList(new ArrayList<>());
 
     @BeforeEach
@@ -59,7 +60,7 @@ class NbdClientReconnectTest {
 
     private void connect(ClientOptions options) throws IOException {
         client = NbdClientDevice.connect("remote", "127.0.0.1", server.port(), "disk", options.withEvents(events::add));
-        io = new Io(client);
+        io = new DeviceIo(client, WAIT);
     }
 
     private static boolean waitFor(java.util.function.BooleanSupplier condition, long seconds) throws InterruptedException {
@@ -79,34 +80,30 @@ class NbdClientReconnectTest {
         int port = server.port();
         int chunk = 4096 + 17;
         int total = 400;
-        List<CompletableFuture<Integer>> futures = new ArrayList<>();
-        List<PooledBuffer> buffers = new ArrayList<>();
+        List<DeviceIo.Pending> writes = new ArrayList<>();
         for (int i = 0; i < total; i++) {
             long offset = (long) i * chunk;
-            PooledBuffer b = io.buffer(Io.pattern(chunk, offset));
-            buffers.add(b);
-            futures.add(io.start(Op.WRITE, offset, chunk, 0, b));
+            writes.add(io.start(Op.WRITE, offset, chunk, DeviceIo.randomBytes(chunk, offset)));
             if (i == 100) {
                 server.stop();
                 assertThat(waitFor(() -> client.state() == ConnectionState.RECONNECTING, 10)).isTrue();
             }
             if (i == 300) {
                 Thread.sleep(300); // several reconnect attempts fail meanwhile
-                assertThat(futures.get(200)).isNotDone();
+                assertThat(writes.get(200).isDone()).isFalse();
                 assertThat(server.start(port)).isEqualTo(port);
             }
         }
         for (int i = 0; i < total; i++) {
-            assertThat(Errno.name(futures.get(i).get(30, TimeUnit.SECONDS))).as("write %d", i).isEqualTo("OK");
+            assertThat(Errno.name(writes.get(i).await())).as("write %d", i).isEqualTo("OK");
         }
-        buffers.forEach(PooledBuffer::release);
         assertThat(client.state()).isEqualTo(ConnectionState.CONNECTED);
         assertThat(client.reconnects()).isEqualTo(1);
-        try (Io direct = new Io(ram)) {
+        try (DeviceIo direct = new DeviceIo(ram)) {
             for (int i = 0; i < total; i++) {
                 long offset = (long) i * chunk;
-                assertThat(io.read(offset, chunk)).as("read %d", i).isEqualTo(Io.pattern(chunk, offset));
-                assertThat(direct.read(offset, chunk)).isEqualTo(Io.pattern(chunk, offset));
+                assertThat(io.read(offset, chunk)).as("read %d", i).isEqualTo(DeviceIo.randomBytes(chunk, offset));
+                assertThat(direct.read(offset, chunk)).isEqualTo(DeviceIo.randomBytes(chunk, offset));
             }
         }
         // The event may follow the first requests through the new connection by a moment.
@@ -119,29 +116,21 @@ class NbdClientReconnectTest {
 
     @Test
     void readsInFlightAtTheDropAreRepeatedAfterTheReconnect() throws Exception {
-        byte[] data = Io.pattern(1 << 20, 3);
-        try (Io direct = new Io(ram)) {
+        byte[] data = DeviceIo.randomBytes(1 << 20, 3);
+        try (DeviceIo direct = new DeviceIo(ram)) {
             assertThat(direct.write(0, data)).isEqualTo(Errno.OK);
         }
         connect(ClientOptions.defaults().withReconnect(Duration.ofMillis(20), Duration.ofMillis(100)));
         int port = server.port();
         server.stop();
         assertThat(waitFor(() -> client.state() == ConnectionState.RECONNECTING, 10)).isTrue();
-        List<CompletableFuture<Integer>> reads = new ArrayList<>();
-        List<PooledBuffer> buffers = new ArrayList<>();
+        List<DeviceIo.Pending> reads = new ArrayList<>();
         for (int i = 0; i < 16; i++) {
-            PooledBuffer b = io.pool.acquire(65536, false);
-            buffers.add(b);
-            reads.add(io.start(Op.READ, (long) i * 65536, 65536, 0, b));
+            reads.add(io.start(Op.READ, (long) i * 65536, 65536, null));
         }
         server.start(port);
         for (int i = 0; i < 16; i++) {
-            assertThat(reads.get(i).get(30, TimeUnit.SECONDS)).isEqualTo(Errno.OK);
-            byte[] got = new byte[65536];
-            java.lang.foreign.MemorySegment.copy(buffers.get(i).segment(), java.lang.foreign.ValueLayout.JAVA_BYTE, 0,
-                    got, 0, got.length);
-            assertThat(got).isEqualTo(java.util.Arrays.copyOfRange(data, i * 65536, (i + 1) * 65536));
-            buffers.get(i).release();
+            assertThat(reads.get(i).data()).isEqualTo(java.util.Arrays.copyOfRange(data, i * 65536, (i + 1) * 65536));
         }
     }
 
@@ -166,7 +155,7 @@ class NbdClientReconnectTest {
         client = NbdClientDevice.connect("remote", "127.0.0.1", server.port(), "stall", ClientOptions.defaults()
                 .withRequestTimeout(Duration.ofMillis(400)).withReconnect(Duration.ofMillis(20), Duration.ofMillis(100))
                 .withEvents(events::add));
-        io = new Io(client);
+        io = new DeviceIo(client, WAIT);
         assertThat(io.write(0, new byte[] {9})).isEqualTo(Errno.OK);
         stall.stalling = true;
         long start = System.nanoTime();
@@ -187,19 +176,16 @@ class NbdClientReconnectTest {
         int port = server.port();
         server.stop();
         assertThat(waitFor(() -> client.state() == ConnectionState.RECONNECTING, 10)).isTrue();
-        PooledBuffer b = io.pool.acquire(4096, false);
-        CompletableFuture<Integer> waiting = io.start(Op.READ, 0, 4096, 0, b);
+        DeviceIo.Pending waiting = io.start(Op.READ, 0, 4096, null);
         try (RamDevice other = new RamDevice("other", SIZE * 2); RemoteServer second = new RemoteServer()) {
             second.export("disk", other, false);
             second.start(port);
-            assertThat(waiting.get(10, TimeUnit.SECONDS)).isEqualTo(Errno.EIO);
+            assertThat(waiting.await()).isEqualTo(Errno.EIO);
             assertThat(client.state()).isEqualTo(ConnectionState.FAILED);
             assertThat(io.write(0, new byte[1])).isEqualTo(Errno.EIO);
             assertThat(events()).last().asString()
                     .startsWith("failed: nbd://127.0.0.1:" + port + "/disk came back changed: size is now "
                             + (SIZE * 2) + " bytes, was " + SIZE);
-        } finally {
-            b.release();
         }
     }
 

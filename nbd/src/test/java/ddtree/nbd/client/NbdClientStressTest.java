@@ -2,16 +2,13 @@ package ddtree.nbd.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ddtree.block.DeviceIo;
 import ddtree.block.Errno;
-import ddtree.block.Op;
-import ddtree.block.PooledBuffer;
 import ddtree.block.device.RamDevice;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -30,7 +27,8 @@ class NbdClientStressTest {
             NbdClientDevice client = NbdClientDevice.connect("stress", "127.0.0.1", port, "disk",
                     ClientOptions.defaults().withMaxInflight(16).withMaxRequestBytes(64 << 10)
                             .withReconnect(Duration.ofMillis(10), Duration.ofMillis(50)).withEvents(events::add));
-            try (Io io = new Io(client)) {
+            // Requests wait out the restarts, so they get longer than DeviceIo's default.
+            try (DeviceIo io = new DeviceIo(client, Duration.ofSeconds(60))) {
                 List<Throwable> failures = Collections.synchronizedList(new ArrayList<>());
                 List<Thread> writers = new ArrayList<>();
                 java.util.concurrent.atomic.AtomicBoolean restartsDone = new java.util.concurrent.atomic.AtomicBoolean();
@@ -43,11 +41,8 @@ class NbdClientStressTest {
                                 // Each writer rewrites its own region, so the last write of each range wins.
                                 int len = (i % 4 == 0) ? 300_000 : 5000 + i;
                                 long offset = (long) id * region + (i * 7919L) % (region - len);
-                                byte[] data = Io.pattern(len, id * 1000L + i);
-                                PooledBuffer b = io.buffer(data);
-                                CompletableFuture<Integer> f = io.start(Op.WRITE, offset, len, 0, b);
-                                assertThat(Errno.name(f.get(60, TimeUnit.SECONDS))).isEqualTo("OK");
-                                b.release();
+                                byte[] data = DeviceIo.randomBytes(len, id * 1000L + i);
+                                assertThat(Errno.name(io.write(offset, data))).isEqualTo("OK");
                                 assertThat(io.read(offset, len)).isEqualTo(data);
                             }
                         } catch (Throwable e) {

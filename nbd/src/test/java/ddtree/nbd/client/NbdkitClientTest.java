@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ddtree.block.Bio;
+import ddtree.block.DeviceIo;
 import ddtree.block.Errno;
 import ddtree.block.Extents;
-import ddtree.block.Op;
 import java.io.File;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -26,7 +26,7 @@ class NbdkitClientTest {
 
     private Process nbdkit;
     private NbdClientDevice client;
-    private Io io;
+    private DeviceIo io;
 
     @AfterEach
     void tearDown() throws InterruptedException {
@@ -86,7 +86,7 @@ class NbdkitClientTest {
 
     private void connect(int port, ClientOptions options) throws IOException {
         client = NbdClientDevice.connect("kit", "127.0.0.1", port, "", options);
-        io = new Io(client);
+        io = new DeviceIo(client);
     }
 
     @Test
@@ -97,13 +97,13 @@ class NbdkitClientTest {
         assertThat(client.capabilities().discard()).isTrue();
         assertThat(client.capabilities().writeZeroes()).isTrue();
 
-        byte[] data = Io.pattern(3 << 20, 11);
+        byte[] data = DeviceIo.randomBytes(3 << 20, 11);
         assertThat(io.write(1000, data)).isEqualTo(Errno.OK);
         assertThat(io.read(1000, data.length)).isEqualTo(data);
-        assertThat(io.run(Op.FLUSH, 0, 0, 0, null)).isEqualTo(Errno.OK);
+        assertThat(io.flush()).isEqualTo(Errno.OK);
 
-        assertThat(io.run(Op.WRITE_ZEROES, 1 << 20, 1 << 20, Bio.NO_HOLE, null)).isEqualTo(Errno.OK);
-        assertThat(io.run(Op.DISCARD, 2 << 20, 1 << 20, 0, null)).isEqualTo(Errno.OK);
+        assertThat(io.writeZeroes(1 << 20, 1 << 20, Bio.NO_HOLE)).isEqualTo(Errno.OK);
+        assertThat(io.discard(2 << 20, 1 << 20)).isEqualTo(Errno.OK);
         byte[] back = io.read(0, 5 << 20);
         for (int i = 0; i < back.length; i++) {
             byte want = i >= 1000 && i < 1000 + data.length && (i < 1 << 20 || i >= 3 << 20) ? data[i - 1000] : 0;
@@ -123,7 +123,7 @@ class NbdkitClientTest {
     void simpleRepliesWhenTheServerOffersNoStructuredReplies() throws Exception {
         connect(startNbdkit("--no-sr"), ClientOptions.defaults());
         assertThat(client.capabilities().extents()).isFalse();
-        byte[] data = Io.pattern(100_000, 5);
+        byte[] data = DeviceIo.randomBytes(100_000, 5);
         assertThat(io.write(77, data)).isEqualTo(Errno.OK);
         assertThat(io.read(77, data.length)).isEqualTo(data);
         Extents e = new Extents(4);
@@ -137,7 +137,7 @@ class NbdkitClientTest {
         connect(startNbdkit("--filter=blocksize-policy", "blocksize-maximum=1M", "blocksize-error-policy=error"),
                 ClientOptions.defaults());
         assertThat(client.splitBytes()).isEqualTo(1 << 20);
-        byte[] data = Io.pattern(8 << 20, 9);
+        byte[] data = DeviceIo.randomBytes(8 << 20, 9);
         assertThat(io.write(512, data)).isEqualTo(Errno.OK);
         assertThat(io.read(512, data.length)).isEqualTo(data);
     }
