@@ -42,7 +42,7 @@ ddtree_build() { # $1: the launcher's name, for messages
     modules=$(IFS=,; echo "${ddtree_launch_modules[*]}")
     # Quiet on success; on failure show Maven's output (without its colour codes).
     if ! log=$(cd "$ddtree_repo" && MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" \
-            mvn -q -B -Dstyle.color=never -DskipTests -Dmaven.test.skip=true -pl "$modules" -am package 2>&1); then
+            mvn -q -B -Dstyle.color=never -DskipTests -pl "$modules" -am package 2>&1); then
         printf '%s\n' "$log" | sed 's/\x1b\[[0-9;]*m//g' >&2
         echo "$1: the build failed (see above)" >&2
         exit 1
