@@ -63,6 +63,8 @@ public final class NbdConnection implements BioCompletion {
 
     private final BusyPoll busyPoll;
     private final int offloadMinBytes;
+    private final BusyConnections busyConnections;
+    private final int handoffMinBytes;
     /** The socket's stream, for its byte count while polling; null when the channel is no socket. */
     private final InputStream socketInput;
     private final SlotWorker completions;
@@ -90,15 +92,20 @@ public final class NbdConnection implements BioCompletion {
      * @param slots requests this client may have in flight at once
      */
     public NbdConnection(ByteChannel channel, ExportCatalog exports, BufferPool buffers, int slots, String peer) {
-        this(channel, exports, buffers, slots, peer, BusyPoll.OFF, NbdServerConfig.defaultOffloadMinBytes());
+        this(channel, exports, buffers, slots, peer, BusyPoll.OFF, NbdServerConfig.defaultOffloadMinBytes(),
+                BusyConnections.ofThisMachine(), Integer.MAX_VALUE);
     }
 
     /**
      * @param offloadMinBytes requests with at least this much data go to the submitter thread
      *     (see {@link NbdServerConfig#offloadMinBytes})
+     * @param busyConnections the server's count of busy connections, which this one joins while
+     *     it has requests in flight
+     * @param handoffMinBytes read replies this large may go to the reply thread
+     *     (see {@link NbdServerConfig#handoffMinBytes})
      */
     NbdConnection(ByteChannel channel, ExportCatalog exports, BufferPool buffers, int slots, String peer,
-            BusyPoll busyPoll, int offloadMinBytes) {
+            BusyPoll busyPoll, int offloadMinBytes, BusyConnections busyConnections, int handoffMinBytes) {
         this.channel = channel;
         this.exports = exports;
         this.buffers = buffers;
@@ -106,6 +113,8 @@ public final class NbdConnection implements BioCompletion {
         this.out = new ReplyWriter(channel, OUTPUT_BUFFER);
         this.busyPoll = busyPoll;
         this.offloadMinBytes = offloadMinBytes;
+        this.busyConnections = busyConnections;
+        this.handoffMinBytes = handoffMinBytes;
         this.socketInput = inputOf(channel);
         this.in = new WireInput(channel, INPUT_BUFFER, out::flushQuietly, this::beforeMessage);
         this.slots = new Slot[slots];
@@ -348,14 +357,18 @@ public final class NbdConnection implements BioCompletion {
     /**
      * Completion of a request this connection submitted; {@code state} is its slot index. On a
      * thread of this connection (the reader or the submitter, for a device that completed inline)
-     * the reply is corked at once, which saves a large read a hand-off and a wake-up; from any
-     * other thread it is handed to this connection's reply worker.
+     * the reply is corked at once, which saves a hand-off and a wake-up; from any other thread it
+     * is handed to this connection's reply worker. So is a large read completed on the reader
+     * while a CPU is to spare, so that its socket write overlaps with the next request's copy.
      */
     @Override
     public boolean bioDone(Bio bio, long state) {
         int index = (int) state;
-        device.budget().release(slots[index].dataBytes);
-        if (Thread.currentThread() == reader || submitter.isCurrent()) {
+        Slot slot = slots[index];
+        device.budget().release(slot.dataBytes);
+        Thread t = Thread.currentThread();
+        boolean here = t == reader ? !handOff(slot) : submitter.isCurrent();
+        if (here) {
             send(index);
         } else {
             completions.post(index);
@@ -364,6 +377,10 @@ public final class NbdConnection implements BioCompletion {
         // reused for the next request (its bio reset and a new step pushed) before this thread
         // returns; a walk that went on would read the new request's step and complete it early.
         return false;
+    }
+
+    private boolean handOff(Slot slot) {
+        return slot.type == NbdProtocol.CMD_READ && slot.length >= handoffMinBytes && busyConnections.cpuToSpare();
     }
 
     /** Replies for the request in {@code index} and frees its slot. */
@@ -534,6 +551,9 @@ public final class NbdConnection implements BioCompletion {
                     slotFreed.await();
                 }
             }
+            if (freeCount == slots.length) {
+                busyConnections.started();
+            }
             return freeSlots[--freeCount];
         } finally {
             slotLock.unlock();
@@ -545,6 +565,7 @@ public final class NbdConnection implements BioCompletion {
         try {
             freeSlots[freeCount++] = index;
             if (freeCount == slots.length) {
+                busyConnections.finished();
                 slotFreed.signalAll();
             } else if (freeCount == 1) {
                 slotFreed.signal();

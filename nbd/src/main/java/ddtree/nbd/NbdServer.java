@@ -29,6 +29,7 @@ public final class NbdServer implements AutoCloseable {
     private final Set<NbdConnection> connections = ConcurrentHashMap.newKeySet();
     private final ThreadFactory connectionThreads;
     private final BusyPoll busyPoll;
+    private final BusyConnections busyConnections = BusyConnections.ofThisMachine();
     private ServerSocketChannel listener;
     private Thread acceptor;
     private volatile boolean closing;
@@ -97,7 +98,7 @@ public final class NbdServer implements AutoCloseable {
                 continue;
             }
             NbdConnection conn = new NbdConnection(client, exports, buffers, config.requestsPerConnection(), peer,
-                    busyPoll, config.offloadMinBytes());
+                    busyPoll, config.offloadMinBytes(), busyConnections, config.handoffMinBytes());
             connections.add(conn);
             if (closing) { // close() may have walked the set before we added to it
                 connections.remove(conn);
@@ -117,6 +118,11 @@ public final class NbdServer implements AutoCloseable {
     /** Connections open now. */
     public int connectionCount() {
         return connections.size();
+    }
+
+    /** Connections with requests in flight now. */
+    int busyConnections() {
+        return busyConnections.busy();
     }
 
     /** How many connections are in transmission on {@code device}. */

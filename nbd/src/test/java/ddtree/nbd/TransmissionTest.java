@@ -290,6 +290,60 @@ class TransmissionTest {
         }
     }
 
+    /**
+     * Large reads answered by the connection's reply thread (on a machine with a CPU to spare: one
+     * busy connection on two CPUs or more) while the reader answers small writes itself: every
+     * reply arrives whole and with its own data, none is left corked, and once the client has its
+     * replies the connection no longer counts as busy.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {128 << 10, Integer.MAX_VALUE})
+    void largeReadsHandedOffBesideSmallRepliesArriveWhole(int handoffMinBytes) throws Exception {
+        fx.close();
+        fx = new ServerFixture(NbdServerConfig.loopback(0).withHandoffMinBytes(handoffMinBytes));
+        int readLength = 160 << 10;
+        long writesAt = 768 << 10; // reads stay below, so their data is fixed
+        byte[] image = pattern((int) writesAt, 7);
+        try (RawClient c = fx.client().go("ram", false)) {
+            for (int off = 0; off < image.length; off += 256 << 10) {
+                assertThat(c.write(off, java.util.Arrays.copyOfRange(image, off, off + (256 << 10)))).isZero();
+            }
+            for (int round = 0; round < 3; round++) {
+                int reads = 6;
+                for (int i = 0; i < reads; i++) {
+                    long offset = 1000L + i * 97_000L;
+                    c.request(0, NbdProtocol.CMD_READ, 100 + i, offset, readLength, null);
+                    c.request(0, NbdProtocol.CMD_WRITE, 200 + i, writesAt + i * 4096L, 4096, pattern(4096, i));
+                }
+                boolean[] seen = new boolean[2 * reads];
+                for (int n = 0; n < 2 * reads; n++) {
+                    long[] r = c.simpleReply();
+                    assertThat(r[0]).isZero();
+                    int cookie = (int) r[1];
+                    if (cookie < 200) {
+                        int i = cookie - 100;
+                        byte[] data = new byte[readLength];
+                        c.in.readFully(data);
+                        int from = 1000 + i * 97_000;
+                        assertThat(data).as("read " + i).isEqualTo(java.util.Arrays.copyOfRange(image, from, from + readLength));
+                        seen[i] = true;
+                    } else {
+                        seen[reads + cookie - 200] = true;
+                    }
+                }
+                assertThat(seen).containsOnly(true);
+            }
+            for (int i = 0; i < 6; i++) {
+                assertThat(simpleRead(c, 300 + i, writesAt + i * 4096L, 4096)).isEqualTo(pattern(4096, i));
+            }
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+            while (fx.server.busyConnections() != 0 && System.nanoTime() < deadline) {
+                Thread.sleep(1);
+            }
+            assertThat(fx.server.busyConnections()).isZero();
+        }
+    }
+
     private static byte[] simpleReadStructured(RawClient c, long cookie, long offset, int length) throws Exception {
         c.request(0, NbdProtocol.CMD_READ, cookie, offset, length, null);
         byte[] out = new byte[length];
