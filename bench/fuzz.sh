@@ -27,5 +27,5 @@ cd "$ROOT"
 JAZZER_FUZZ=1 timeout $((SECONDS_TO_FUZZ + 600)) mvn -B -pl nbd -am test \
     -Dtest=NbdProtocolFuzzTest -Dsurefire.failIfNoSpecifiedTests=false \
     -Djazzer.max_duration="${SECONDS_TO_FUZZ}s" \
-    -Dsurefire.argLine="--enable-native-access=ALL-UNNAMED -XX:+EnableDynamicAgentLoading -Xmx${FUZZ_HEAP:-1g}" \
+    -Dsurefire.argLine="--enable-native-access=ALL-UNNAMED --add-exports java.base/sun.nio.ch=ALL-UNNAMED -XX:+EnableDynamicAgentLoading -Xmx${FUZZ_HEAP:-1g}" \
     -Dsurefire.redirectTestOutputToFile=false

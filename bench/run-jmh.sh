@@ -25,7 +25,7 @@ if [ $# -eq 0 ]; then
 fi
 
 # JMH forks a fresh JVM per trial with the same class path.
-java -cp "$CP" --enable-native-access=ALL-UNNAMED org.openjdk.jmh.Main "$@" \
+java -cp "$CP" --enable-native-access=ALL-UNNAMED --add-exports java.base/sun.nio.ch=ALL-UNNAMED org.openjdk.jmh.Main "$@" \
     -rf json -rff "$HERE/target/jmh-result.json" 2>&1 | tee "$HERE/target/jmh-result.txt"
 
 echo

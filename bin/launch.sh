@@ -78,6 +78,7 @@ ddtree_exec() { # $1: launcher name, $2: module, $3: main class, then the argume
     local jar
     jar=$(ddtree_module_jar "$module")
     # shellcheck disable=SC2086 # DDTREE_JAVA_OPTS is a list of options
-    exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED ${DDTREE_JAVA_OPTS:-} \
+    exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED --add-exports java.base/sun.nio.ch=ALL-UNNAMED \
+        ${DDTREE_JAVA_OPTS:-} \
         -cp "$jar:$ddtree_repo/$module/target/lib/*" "$main" "$@"
 }

@@ -40,6 +40,8 @@ public final class NbdConnection implements BioCompletion {
     private static final int OUTPUT_BUFFER = 256 << 10;
     /** Reads at least this long are checked for holes, to send them as hole chunks. */
     private static final int SPARSE_READ_MIN = 64 << 10;
+    /** Reads at least this long set the socket's unsent-data cap to suit the server's load. */
+    private static final int UNSENT_LIMIT_MIN = 64 << 10;
     /** Most extents in one block-status reply. */
     private static final int MAX_EXTENTS = 2048;
 
@@ -65,6 +67,7 @@ public final class NbdConnection implements BioCompletion {
     private final int offloadMinBytes;
     private final BusyConnections busyConnections;
     private final int handoffMinBytes;
+    private final UnsentLimit unsentLimit;
     /** The socket's stream, for its byte count while polling; null when the channel is no socket. */
     private final InputStream socketInput;
     private final SlotWorker completions;
@@ -115,6 +118,7 @@ public final class NbdConnection implements BioCompletion {
         this.offloadMinBytes = offloadMinBytes;
         this.busyConnections = busyConnections;
         this.handoffMinBytes = handoffMinBytes;
+        this.unsentLimit = UnsentLimit.of(channel);
         this.socketInput = inputOf(channel);
         this.in = new WireInput(channel, INPUT_BUFFER, out::flushQuietly, this::beforeMessage);
         this.slots = new Slot[slots];
@@ -390,6 +394,9 @@ public final class NbdConnection implements BioCompletion {
         try {
             int status = bio.status();
             if (slot.type == NbdProtocol.CMD_READ) {
+                if (slot.length >= UNSENT_LIMIT_MIN) {
+                    unsentLimit.crowded(!busyConnections.cpuToSpare());
+                }
                 replyRead(slot, status);
             } else {
                 reply(session, slot.cookie, slot.type, status);
