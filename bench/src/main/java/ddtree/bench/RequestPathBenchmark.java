@@ -35,7 +35,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@link NbdBenchClient} over a real TCP socket.
  *
  * <p>Each operation is one 4 KiB request (batched benchmarks divide by the batch size with
- * {@link OperationsPerInvocation}). Run with {@code -prof gc}: {@code gc.alloc.rate.norm} counts
+ * {@link OperationsPerInvocation}), except {@code read1mDepth8}'s 1 MiB reads on a second
+ * connection, whose replies the reader hands to the connection's reply thread when a CPU is to
+ * spare. Run with {@code -prof gc}: {@code gc.alloc.rate.norm} counts
  * the bytes every thread of the JVM allocated, the server's connection threads included, per
  * request. The client allocates nothing per request, so the figure is the server's; the design
  * target is 0 in steady state.
@@ -45,10 +47,13 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 3)
-@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Xms512m", "-Xmx512m"})
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED",
+        "-Xms512m", "-Xmx512m"})
 @Threads(1)
 public class RequestPathBenchmark {
     static final int REQUEST = 4096;
+    /** The large reads' size: above the size whose replies go to the connection's reply thread. */
+    static final int LARGE_REQUEST = 1 << 20;
     static final String EXPORT = "ram0";
 
     /** {@code ram}: a RamDevice; {@code file}: a FileDevice on a temporary file (page cache). */
@@ -78,6 +83,7 @@ public class RequestPathBenchmark {
     private Path file;
     private NbdServer server;
     private NbdBenchClient client;
+    private NbdBenchClient large;
 
     @Setup(Level.Trial)
     public void start() throws IOException {
@@ -99,6 +105,7 @@ public class RequestPathBenchmark {
         server.start();
         InetSocketAddress address = server.localAddress();
         client = NbdBenchClient.connect(address, EXPORT, REQUEST, 32);
+        large = NbdBenchClient.connect(address, EXPORT, LARGE_REQUEST, 8);
         // Touch the whole device once so reads never meet pages the device has not yet allocated.
         for (long off = 0; off < deviceBytes; off += REQUEST) {
             client.write(off);
@@ -110,6 +117,9 @@ public class RequestPathBenchmark {
         try {
             if (client != null) {
                 client.close();
+            }
+            if (large != null) {
+                large.close();
             }
         } finally {
             if (server != null) {
@@ -176,5 +186,11 @@ public class RequestPathBenchmark {
     @OperationsPerInvocation(32)
     public void write4kDepth32() throws IOException {
         client.batch(NbdBenchClient.CMD_WRITE, 32);
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(8)
+    public void read1mDepth8() throws IOException {
+        large.batch(NbdBenchClient.CMD_READ, 8);
     }
 }

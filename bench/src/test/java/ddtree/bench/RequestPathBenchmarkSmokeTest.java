@@ -14,7 +14,7 @@ class RequestPathBenchmarkSmokeTest {
     void everyBenchmarkMethodCompletesAgainstTheServer() throws Exception {
         RequestPathBenchmark bench = new RequestPathBenchmark();
         bench.device = "ram";
-        bench.deviceBytes = 1L << 20;
+        bench.deviceBytes = 8L << 20;
         bench.virtualThreads = true;
         bench.start();
         try {
@@ -26,6 +26,7 @@ class RequestPathBenchmarkSmokeTest {
                 bench.write4kDepth8();
                 bench.read4kDepth32();
                 bench.write4kDepth32();
+                bench.read1mDepth8();
             }
         } finally {
             bench.stop();

@@ -14,6 +14,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * lent out, {@link #acquire} waits. That wait is the backpressure: an NBD reader blocked here stops
  * reading its socket. The last {@code reserveBytes} of the budget are kept for requests marked
  * {@link Bio#RESERVE} (writeback and flush), so dirty data can always drain.
+ *
+ * <p>The budget counts the buffers' data. Buffers of {@link PooledBuffer#HEADED_MIN} bytes and
+ * more also take {@link PooledBuffer#HEADROOM} bytes in front, outside the budget: at most 1/32
+ * of it.
  */
 public final class BufferPool {
     public static final int MIN_BUFFER = 4096;
@@ -62,6 +66,10 @@ public final class BufferPool {
         return MIN_BUFFER << sizeClass;
     }
 
+    static int headroomOf(int sizeClass) {
+        return classSize(sizeClass) >= PooledBuffer.HEADED_MIN ? PooledBuffer.HEADROOM : 0;
+    }
+
     /**
      * Lends a buffer of at least {@code size} bytes, waiting while the budget is spent.
      *
@@ -94,7 +102,8 @@ public final class BufferPool {
                 if (lentBytes + bytes <= limit) {
                     PooledBuffer b = takeCached(c);
                     if (b == null && makeRoom(bytes)) {
-                        b = new PooledBuffer(this, c, NativeMemory.allocate(bytes, MIN_BUFFER));
+                        int headroom = headroomOf(c);
+                        b = new PooledBuffer(this, c, NativeMemory.allocate(bytes + headroom, MIN_BUFFER), headroom);
                         allocatedBytes += bytes;
                     }
                     if (b != null) {
@@ -131,7 +140,7 @@ public final class BufferPool {
             while (freeCount[c] > 0 && allocatedBytes + bytes > budgetBytes) {
                 PooledBuffer b = takeCached(c);
                 allocatedBytes -= classSize(c);
-                NativeMemory.free(b.segment());
+                NativeMemory.free(b.frame());
             }
         }
         return allocatedBytes + bytes <= budgetBytes;
@@ -148,7 +157,7 @@ public final class BufferPool {
             lentBytes -= bytes;
             if (closed) {
                 allocatedBytes -= bytes;
-                NativeMemory.free(b.segment());
+                NativeMemory.free(b.frame());
             } else {
                 free[b.sizeClass()][freeCount[b.sizeClass()]++] = b;
             }
@@ -182,7 +191,7 @@ public final class BufferPool {
         }
     }
 
-    /** Bytes of native memory the pool holds, lent or cached. */
+    /** Bytes of buffers the pool holds, lent or cached (data only: without the headroom of large ones). */
     public long allocatedBytes() {
         lock.lock();
         try {
@@ -201,7 +210,7 @@ public final class BufferPool {
                 PooledBuffer b;
                 while ((b = takeCached(c)) != null) {
                     allocatedBytes -= classSize(c);
-                    NativeMemory.free(b.segment());
+                    NativeMemory.free(b.frame());
                 }
             }
             released.signalAll();

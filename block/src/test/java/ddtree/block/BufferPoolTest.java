@@ -18,6 +18,28 @@ class BufferPoolTest {
     private static final int MIB = 1 << 20;
 
     @Test
+    void largeBuffersHaveAPageInFrontAndSmallOnesNone() throws Exception {
+        BufferPool pool = new BufferPool(BufferPool.MAX_BUFFER, 0);
+        PooledBuffer small = pool.acquire(64 << 10, false);
+        PooledBuffer large = pool.acquire(PooledBuffer.HEADED_MIN, false);
+        try {
+            assertThat(small.headroom()).isZero();
+            assertThat(small.frame().address()).isEqualTo(small.segment().address());
+            assertThat(large.headroom()).isEqualTo(PooledBuffer.HEADROOM);
+            assertThat(large.segment().address() - large.frame().address()).isEqualTo(PooledBuffer.HEADROOM);
+            assertThat(large.segment().address() % 4096).as("data page-aligned").isZero();
+            assertThat(large.frame().byteSize()).isEqualTo(PooledBuffer.HEADROOM + large.capacity());
+            assertThat(large.frameBuffer().capacity()).isEqualTo(PooledBuffer.HEADROOM + large.capacity());
+            // Headroom is outside the budget: the data alone is counted.
+            assertThat(pool.lentBytes()).isEqualTo((64 << 10) + PooledBuffer.HEADED_MIN);
+        } finally {
+            small.release();
+            large.release();
+            pool.close();
+        }
+    }
+
+    @Test
     void budgetIsNeverExceededUnderConcurrentUse() throws Exception {
         long budget = BufferPool.MAX_BUFFER + 8L * MIB;
         BufferPool pool = new BufferPool(budget, 4L * MIB);

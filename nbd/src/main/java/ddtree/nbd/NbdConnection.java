@@ -120,7 +120,7 @@ public final class NbdConnection implements BioCompletion {
         this.handoffMinBytes = handoffMinBytes;
         this.unsentLimit = UnsentLimit.of(channel);
         this.socketInput = inputOf(channel);
-        this.in = new WireInput(channel, INPUT_BUFFER, out::flushQuietly, this::beforeMessage);
+        this.in = new WireInput(channel, INPUT_BUFFER, out::flushUnlessBusy, this::beforeMessage);
         this.slots = new Slot[slots];
         this.freeSlots = new int[slots];
         for (int i = 0; i < slots; i++) {
@@ -170,7 +170,7 @@ public final class NbdConnection implements BioCompletion {
      * them.
      */
     private void beforeMessage() {
-        out.flushQuietly();
+        out.flushUnlessBusy();
         if (freeCount == slots.length) { // a racy read is enough for a hint
             busyPoll.await(socketInput);
         }

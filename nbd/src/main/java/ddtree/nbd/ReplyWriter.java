@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -14,24 +13,21 @@ import java.util.concurrent.locks.ReentrantLock;
  * Writes replies to one connection. Replies are corked in a buffer and go out when the buffer
  * fills or a caller {@link #flush}es: the reader flushes before it blocks for more input, and the
  * completion writer when it has nothing more queued, so a client with many requests in flight gets
- * many replies per system call. Payloads too large to copy are written straight from their buffer
- * with a gathering write. One lock keeps replies whole on the wire.
+ * many replies per system call. Payloads too large to copy are written straight from their buffer.
+ * One lock keeps replies whole on the wire.
  */
 final class ReplyWriter {
     /** Payloads up to this size are copied into the cork buffer rather than written separately. */
     private static final int COPY_LIMIT = 64 << 10;
 
     private final WritableByteChannel channel;
-    private final GatheringByteChannel gathering;
     private final ByteBuffer out;
     private final MemorySegment outSeg;
-    private final ByteBuffer[] pair = new ByteBuffer[2];
     private final ReentrantLock lock = new ReentrantLock();
     private IOException failure;
 
     ReplyWriter(WritableByteChannel channel, int capacity) {
         this.channel = channel;
-        this.gathering = channel instanceof GatheringByteChannel g ? g : null;
         this.out = ByteBuffer.allocateDirect(capacity).order(ByteOrder.BIG_ENDIAN);
         this.outSeg = MemorySegment.ofBuffer(out);
     }
@@ -52,6 +48,26 @@ final class ReplyWriter {
             flush();
         } catch (IOException ignored) {
             // remembered in failure; the reader sees it when it next replies or reads EOF
+        }
+    }
+
+    /**
+     * Sends whatever is corked, unless another thread is writing: what is corked is then that
+     * thread's to send, since every thread that writes replies besides the reader (the
+     * connection's reply and submitter threads) flushes when its queue runs dry. The reader does
+     * not wait behind a megabyte's write only to find nothing left to send, and a lock it does not
+     * wait for allocates no queue node.
+     */
+    void flushUnlessBusy() {
+        if (!lock.tryLock()) {
+            return;
+        }
+        try {
+            flushLocked();
+        } catch (IOException ignored) {
+            // remembered in failure; the reader sees it when it next replies or reads EOF
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -92,7 +108,7 @@ final class ReplyWriter {
             ensureRoom(16);
             out.putInt(NbdProtocol.SIMPLE_REPLY_MAGIC).putInt(error).putLong(cookie);
             if (data != null && length > 0) {
-                payload(data, dataOffset, length);
+                payload(data, dataOffset, length, 16);
             }
         } finally {
             lock.unlock();
@@ -108,7 +124,7 @@ final class ReplyWriter {
             ensureRoom(28);
             chunkHeader(cookie, done, NbdProtocol.REPLY_TYPE_OFFSET_DATA, 8 + length);
             out.putLong(offset);
-            payload(data, dataOffset, length);
+            payload(data, dataOffset, length, 28);
         } finally {
             lock.unlock();
         }
@@ -184,38 +200,39 @@ final class ReplyWriter {
                 .putInt(length);
     }
 
-    private void payload(PooledBuffer data, int dataOffset, int length) throws IOException {
+    /**
+     * Puts {@code length} bytes of {@code data} after the {@code headerLength} bytes of header just
+     * corked. Small payloads are copied into the cork. A large one is sent from its own buffer in
+     * one plain write, its header moved in front of it: into the buffer's headroom, or over data
+     * before {@code dataOffset} that an earlier chunk of the same reply has sent already. (A
+     * gathering write of cork and payload would be one call too, but the JDK allocates on each for
+     * a buffer that views a memory segment.)
+     */
+    private void payload(PooledBuffer data, int dataOffset, int length, int headerLength) throws IOException {
         if (length <= COPY_LIMIT) {
             ensureRoomKeepingHeader(length);
             MemorySegment.copy(data.segment(), dataOffset, outSeg, out.position(), length);
             out.position(out.position() + length);
             return;
         }
-        ByteBuffer view = data.byteBuffer();
-        view.limit(dataOffset + length).position(dataOffset);
-        out.flip();
+        int start = data.headroom() + dataOffset - headerLength;
+        if (start < 0) {
+            throw new IllegalArgumentException("no room for a " + headerLength + "-byte header before "
+                    + length + " bytes at " + dataOffset + " of a buffer with " + data.headroom() + " bytes of headroom");
+        }
+        int header = out.position() - headerLength;
+        MemorySegment.copy(outSeg, header, data.frame(), start, headerLength);
+        out.position(header);
+        flushLocked(); // earlier replies still corked go first
+        ByteBuffer frame = data.frameBuffer();
+        frame.limit(data.headroom() + dataOffset + length).position(start);
         try {
-            if (gathering != null) {
-                pair[0] = out;
-                pair[1] = view;
-                while (view.hasRemaining()) {
-                    gathering.write(pair, 0, 2);
-                }
-                pair[0] = null;
-                pair[1] = null;
-            } else {
-                while (out.hasRemaining()) {
-                    channel.write(out);
-                }
-                while (view.hasRemaining()) {
-                    channel.write(view);
-                }
+            while (frame.hasRemaining()) {
+                channel.write(frame);
             }
         } catch (IOException e) {
             failure = e;
             throw e;
-        } finally {
-            out.clear();
         }
     }
 

@@ -170,6 +170,58 @@ class TransmissionTest {
         }
     }
 
+    /**
+     * Large data chunks go out from the read's own buffer with their header in front: in the
+     * buffer's headroom for the first chunk, over the bytes an earlier chunk has sent for later
+     * ones. Every chunk must carry its own bytes.
+     */
+    @Test
+    void largeDataChunksAmidHolesCarryTheirOwnBytes() throws Exception {
+        try (RawClient c = fx.client().go("ram", true)) {
+            byte[] first = pattern(320 << 10, 11);
+            byte[] second = pattern(256 << 10, 12);
+            assertThat(c.write(128 << 10, first)).isZero();
+            assertThat(c.write(512 << 10, second)).isZero();
+            byte[] expected = new byte[768 << 10];
+            System.arraycopy(first, 0, expected, 128 << 10, first.length);
+            System.arraycopy(second, 0, expected, 512 << 10, second.length);
+
+            List<RawClient.Chunk> chunks = readChunks(c, 5, 0, 768 << 10);
+            assertThat(chunks).extracting(RawClient.Chunk::type).containsExactly(
+                    NbdProtocol.REPLY_TYPE_OFFSET_HOLE, NbdProtocol.REPLY_TYPE_OFFSET_DATA,
+                    NbdProtocol.REPLY_TYPE_OFFSET_HOLE, NbdProtocol.REPLY_TYPE_OFFSET_DATA);
+            assertThat(assemble(chunks, 0, 768 << 10)).isEqualTo(expected);
+
+            // One data chunk, from the start of the buffer.
+            assertThat(assemble(readChunks(c, 6, 128 << 10, 320 << 10), 128 << 10, 320 << 10)).isEqualTo(first);
+        }
+    }
+
+    private static List<RawClient.Chunk> readChunks(RawClient c, long cookie, long offset, int length) throws Exception {
+        c.request(0, NbdProtocol.CMD_READ, cookie, offset, length, null);
+        List<RawClient.Chunk> chunks = c.structuredReply();
+        assertThat(chunks).allSatisfy(ch -> assertThat(ch.cookie()).isEqualTo(cookie));
+        return chunks;
+    }
+
+    /** The bytes the chunks of a read at {@code offset} describe; holes read as zeroes. */
+    private static byte[] assemble(List<RawClient.Chunk> chunks, long offset, int length) {
+        byte[] out = new byte[length];
+        long covered = 0;
+        for (RawClient.Chunk ch : chunks) {
+            ByteBuffer p = ByteBuffer.wrap(ch.payload());
+            long at = p.getLong() - offset;
+            if (ch.type() == NbdProtocol.REPLY_TYPE_OFFSET_DATA) {
+                System.arraycopy(ch.payload(), 8, out, (int) at, ch.payload().length - 8);
+                covered += ch.payload().length - 8;
+            } else {
+                covered += p.getInt() & 0xffffffffL;
+            }
+        }
+        assertThat(covered).isEqualTo(length);
+        return out;
+    }
+
     @Test
     void blockStatusReportsHolesAfterTrimAndHonoursReqOne() throws Exception {
         try (RawClient c = fx.client().go("ram", true)) {
