@@ -4,9 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -16,24 +14,20 @@ import org.junit.jupiter.api.Test;
 
 /** Polling a real loopback socket: it ends at the first byte, at its limit, or at once when it is not its turn. */
 class BusyPollTest {
-    private ServerSocketChannel listener;
+    private LoopbackPair sockets;
     private SocketChannel client;
-    private SocketChannel served;
     private InputStream servedInput;
 
     @BeforeEach
     void connect() throws IOException {
-        listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
-        client = SocketChannel.open(listener.getLocalAddress());
-        served = listener.accept();
-        servedInput = served.socket().getInputStream();
+        sockets = new LoopbackPair();
+        client = sockets.client;
+        servedInput = sockets.served.socket().getInputStream();
     }
 
     @AfterEach
     void close() throws IOException {
-        served.close();
-        client.close();
-        listener.close();
+        sockets.close();
     }
 
     @Test

@@ -9,10 +9,8 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ByteChannel;
-import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -25,22 +23,20 @@ class UnsentLimitTest {
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
                     ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
 
-    private ServerSocketChannel listener;
+    private LoopbackPair sockets;
     private SocketChannel client;
     private SocketChannel served;
 
     @BeforeEach
     void connect() throws IOException {
-        listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
-        client = SocketChannel.open(listener.getLocalAddress());
-        served = listener.accept();
+        sockets = new LoopbackPair();
+        client = sockets.client;
+        served = sockets.served;
     }
 
     @AfterEach
     void close() throws IOException {
-        served.close();
-        client.close();
-        listener.close();
+        sockets.close();
     }
 
     /** TCP_NOTSENT_LOWAT of the served socket as the kernel has it (0: the system default). */
