@@ -36,6 +36,11 @@ public final class Bio {
     private PooledBuffer buffer;
     private int bufferOffset;
 
+    /** Whether the device at the bottom may lend its memory instead of filling the buffer. */
+    private boolean lendable;
+    private Lender lender;
+    private long lentAddress;
+
     private final BioCompletion[] steps;
     private final long[] stepState;
     private int depth;
@@ -77,6 +82,8 @@ public final class Bio {
                         "length " + length + " exceeds buffer capacity " + buffer.capacity());
             }
         }
+        giveBackLent(); // an owner that forgot would keep the lender's memory mapped for good
+        this.lendable = false;
         this.op = op;
         this.offset = offset;
         this.length = length;
@@ -144,6 +151,56 @@ public final class Bio {
         return bb;
     }
 
+    /**
+     * Lets the device at the bottom of the stack complete this READ by lending its memory (see
+     * {@link #lend}) rather than copying into the buffer. The bio's owner calls this after pushing
+     * its own completion step and must then, once done with the data, call {@link #giveBackLent()}.
+     * A layer that pushes a completion step which {@linkplain BioCompletion#readsData() reads the
+     * data}, or that splits the bio, withdraws the permission, since it would look in the buffer.
+     */
+    public void allowLending() {
+        lendable = op == Op.READ;
+    }
+
+    /** Whether a device may answer this bio with {@link #lend}. */
+    public boolean lendingAllowed() {
+        return lendable;
+    }
+
+    /**
+     * Answers this READ with {@link #length()} bytes of the lender's memory at {@code address}
+     * instead of the buffer's contents. The lender keeps the memory mapped until
+     * {@link #giveBackLent()}.
+     *
+     * @throws IllegalStateException if lending was not allowed or the bio holds a loan already
+     */
+    public void lend(Lender lender, long address) {
+        if (!lendable || this.lender != null) {
+            throw new IllegalStateException("lending not allowed for " + this);
+        }
+        this.lender = lender;
+        this.lentAddress = address;
+    }
+
+    /** Whether the data is lent memory ({@link #lentAddress()}) rather than the buffer. */
+    public boolean lent() {
+        return lender != null;
+    }
+
+    /** The address of the lent data, valid while {@link #lent()}. */
+    public long lentAddress() {
+        return lentAddress;
+    }
+
+    /** Ends the loan, if any; the data must not be read afterwards. */
+    public void giveBackLent() {
+        Lender l = lender;
+        if (l != null) {
+            lender = null;
+            l.giveBack();
+        }
+    }
+
     /** Moves the bio to another byte offset, as a remapping target does before passing it down. */
     public void remap(long newOffset) {
         if (newOffset < 0) {
@@ -179,6 +236,9 @@ public final class Bio {
     public void pushCompletion(BioCompletion step, long state) {
         if (depth == steps.length) {
             throw new IllegalStateException("bio completion stack full at depth " + depth);
+        }
+        if (step.readsData()) {
+            lendable = false;
         }
         steps[depth] = step;
         stepState[depth] = state;

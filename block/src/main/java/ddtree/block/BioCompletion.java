@@ -15,4 +15,28 @@ public interface BioCompletion {
      *     the bio over (it will call {@link Bio#complete(int)} again later)
      */
     boolean bioDone(Bio bio, long state);
+
+    /**
+     * Whether this step may look at a READ's data. Pushing such a step withdraws the permission to
+     * lend ({@link Bio#allowLending()}), since lent data is not in the buffer. Steps that only
+     * count or signal say false.
+     */
+    default boolean readsData() {
+        return true;
+    }
+
+    /** A step that never looks at the data, so reads below it may still be lent. */
+    static BioCompletion blind(BioCompletion step) {
+        return new BioCompletion() {
+            @Override
+            public boolean bioDone(Bio bio, long state) {
+                return step.bioDone(bio, state);
+            }
+
+            @Override
+            public boolean readsData() {
+                return false;
+            }
+        };
+    }
 }

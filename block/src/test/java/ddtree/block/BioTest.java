@@ -127,4 +127,66 @@ class BioTest {
         assertThat(a.queueNext()).as("a new request starts unlinked").isNull();
         assertThat(a.completionRoom()).isEqualTo(2);
     }
+
+    /** Counts loans given back, as a device's hold count would. */
+    private static final class CountingLender implements Lender {
+        int givenBack;
+
+        @Override
+        public void giveBack() {
+            givenBack++;
+        }
+    }
+
+    @Test
+    void onlyReadsMayBeLentAndDataReadingStepsOrSplitsWithdrawThePermission() throws Exception {
+        BufferPool pool = new BufferPool(40L << 20, 1L << 20);
+        PooledBuffer buffer = pool.acquire(4096, false);
+        Bio write = new Bio().reset(Op.WRITE, 0, 0, 0, buffer);
+        write.allowLending();
+        assertThat(write.lendingAllowed()).as("writes carry their own data").isFalse();
+
+        Bio read = new Bio().reset(Op.READ, 0, 0, 0, buffer);
+        read.allowLending();
+        read.pushCompletion(BioCompletion.blind((b, s) -> true), 0);
+        assertThat(read.lendingAllowed()).as("a step that only counts").isTrue();
+        read.pushCompletion((b, s) -> true, 0);
+        assertThat(read.lendingAllowed()).as("a step that may look at the buffer").isFalse();
+        assertThatThrownBy(() -> read.lend(new CountingLender(), 4096))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("lending not allowed");
+
+        Bio parent = new Bio().reset(Op.READ, 0, 0, 0, buffer);
+        parent.allowLending();
+        Bio child = new Bio().resetChild(parent, 0, 0, 0);
+        assertThat(child.lendingAllowed()).as("a split child's data belongs in the parent's buffer").isFalse();
+        buffer.release();
+        pool.close();
+    }
+
+    @Test
+    void aLoanIsGivenBackOnceAndAResetEndsAForgottenOne() throws Exception {
+        BufferPool pool = new BufferPool(40L << 20, 1L << 20);
+        PooledBuffer buffer = pool.acquire(4096, false);
+        CountingLender lender = new CountingLender();
+        Bio bio = new Bio().reset(Op.READ, 8192, 0, 0, buffer);
+        bio.allowLending();
+        bio.lend(lender, 0x10000);
+        assertThat(bio.lent()).isTrue();
+        assertThat(bio.lentAddress()).isEqualTo(0x10000);
+        assertThatThrownBy(() -> bio.lend(lender, 0x20000)).isInstanceOf(IllegalStateException.class);
+        bio.giveBackLent();
+        bio.giveBackLent();
+        assertThat(lender.givenBack).isEqualTo(1);
+        assertThat(bio.lent()).isFalse();
+
+        bio.reset(Op.READ, 0, 0, 0, buffer);
+        bio.allowLending();
+        bio.lend(lender, 0x30000);
+        bio.reset(Op.READ, 0, 0, 0, buffer);
+        assertThat(lender.givenBack).as("the next request's reset ends the loan").isEqualTo(2);
+        assertThat(bio.lent()).isFalse();
+        assertThat(bio.lendingAllowed()).isFalse();
+        buffer.release();
+        pool.close();
+    }
 }

@@ -92,7 +92,7 @@ public final class Daemon implements AutoCloseable {
             NbdServerConfig defaults = NbdServerConfig.loopback(0);
             NbdServerConfig nbd = new NbdServerConfig(bindTo, config.maxConnections(),
                     defaults.requestsPerConnection(), defaults.virtualThreads(), config.busyPollMicros(),
-                    defaults.offloadMinBytes(), defaults.handoffMinBytes());
+                    defaults.offloadMinBytes(), defaults.handoffMinBytes(), defaults.cpus());
             server = new NbdServer(nbd, exports, buffers);
             ddtree.ddsnap.Ddsnap ddsnap = new ddtree.ddsnap.Ddsnap();
             registry = new DeviceRegistry(ddsnap.addTo(TargetTypes.builtin()), ddsnap.deltas(), buffers, exports,

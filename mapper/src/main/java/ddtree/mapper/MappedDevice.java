@@ -52,10 +52,11 @@ public final class MappedDevice implements BlockDevice, StatusMaps {
     /** Bios that cross a target or max-I/O boundary. */
     private final RangeSplitter ranges;
     private final Admission admission = new Admission();
-    private final BioCompletion inflightDone = (bio, state) -> {
+    /** Only counts, so a read passing through may still be lent by the device below. */
+    private final BioCompletion inflightDone = BioCompletion.blind((bio, state) -> {
         admission.exit();
         return true;
-    };
+    });
 
     private volatile Table live;
     /** Guarded by {@link #control}. */

@@ -29,13 +29,14 @@ public final class NbdServer implements AutoCloseable {
     private final Set<NbdConnection> connections = ConcurrentHashMap.newKeySet();
     private final ThreadFactory connectionThreads;
     private final BusyPoll busyPoll;
-    private final BusyConnections busyConnections = BusyConnections.ofThisMachine();
+    private final BusyConnections busyConnections;
     private ServerSocketChannel listener;
     private Thread acceptor;
     private volatile boolean closing;
 
     public NbdServer(NbdServerConfig config, ExportCatalog exports, BufferPool buffers) {
         this.config = config;
+        this.busyConnections = new BusyConnections(config.effectiveCpus());
         this.exports = exports;
         this.buffers = buffers;
         // A virtual thread that polls would hold its carrier, which other connections need.

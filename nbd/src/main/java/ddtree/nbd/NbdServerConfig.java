@@ -22,10 +22,13 @@ import java.net.InetSocketAddress;
  *     connection's reader, is sent by the connection's reply thread while fewer connections are
  *     busy than the machine has CPUs (see {@link BusyConnections}); {@link Integer#MAX_VALUE}
  *     never hands off
+ * @param cpus the CPUs the server counts when it asks whether one is to spare, which decides
+ *     the hand-off above, the unsent-data cap ({@link UnsentLimit}) and whether devices may lend
+ *     memory to large reads; 0 for the machine's
  */
 public record NbdServerConfig(
         InetSocketAddress listen, int maxConnections, int requestsPerConnection, boolean virtualThreads,
-        int busyPollMicros, int offloadMinBytes, int handoffMinBytes) {
+        int busyPollMicros, int offloadMinBytes, int handoffMinBytes, int cpus) {
 
     /** The default poll: longer than a client's turn-around at any queue depth, short against idling. */
     public static final int DEFAULT_BUSY_POLL_MICROS = 50;
@@ -66,6 +69,9 @@ public record NbdServerConfig(
         if (handoffMinBytes < 1) {
             throw new IllegalArgumentException("handoffMinBytes (" + handoffMinBytes + ") must be positive");
         }
+        if (cpus < 0) {
+            throw new IllegalArgumentException("cpus (" + cpus + ") must not be negative");
+        }
         if (busyPollMicros < 0 || busyPollMicros > MAX_BUSY_POLL_MICROS) {
             throw new IllegalArgumentException("busyPollMicros (" + busyPollMicros + ") must be between 0 and "
                     + MAX_BUSY_POLL_MICROS);
@@ -75,31 +81,41 @@ public record NbdServerConfig(
     /** Loopback on {@code port}, 1024 connections, 128 requests each, platform threads, the default poll and offload. */
     public static NbdServerConfig loopback(int port) {
         return new NbdServerConfig(new InetSocketAddress("127.0.0.1", port), 1024, 128, false,
-                DEFAULT_BUSY_POLL_MICROS, defaultOffloadMinBytes(), DEFAULT_HANDOFF_MIN_BYTES);
+                DEFAULT_BUSY_POLL_MICROS, defaultOffloadMinBytes(), DEFAULT_HANDOFF_MIN_BYTES, 0);
     }
 
     public NbdServerConfig withListen(InetSocketAddress address) {
         return new NbdServerConfig(address, maxConnections, requestsPerConnection, virtualThreads, busyPollMicros,
-                offloadMinBytes, handoffMinBytes);
+                offloadMinBytes, handoffMinBytes, cpus);
     }
 
     public NbdServerConfig withVirtualThreads(boolean virtual) {
         return new NbdServerConfig(listen, maxConnections, requestsPerConnection, virtual, busyPollMicros,
-                offloadMinBytes, handoffMinBytes);
+                offloadMinBytes, handoffMinBytes, cpus);
     }
 
     public NbdServerConfig withBusyPollMicros(int micros) {
         return new NbdServerConfig(listen, maxConnections, requestsPerConnection, virtualThreads, micros,
-                offloadMinBytes, handoffMinBytes);
+                offloadMinBytes, handoffMinBytes, cpus);
     }
 
     public NbdServerConfig withOffloadMinBytes(int bytes) {
         return new NbdServerConfig(listen, maxConnections, requestsPerConnection, virtualThreads, busyPollMicros,
-                bytes, handoffMinBytes);
+                bytes, handoffMinBytes, cpus);
     }
 
     public NbdServerConfig withHandoffMinBytes(int bytes) {
         return new NbdServerConfig(listen, maxConnections, requestsPerConnection, virtualThreads, busyPollMicros,
-                offloadMinBytes, bytes);
+                offloadMinBytes, bytes, cpus);
+    }
+
+    public NbdServerConfig withCpus(int count) {
+        return new NbdServerConfig(listen, maxConnections, requestsPerConnection, virtualThreads, busyPollMicros,
+                offloadMinBytes, handoffMinBytes, count);
+    }
+
+    /** {@link #cpus()}, with 0 read as the machine's. */
+    int effectiveCpus() {
+        return cpus > 0 ? cpus : Runtime.getRuntime().availableProcessors();
     }
 }

@@ -18,13 +18,20 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class ReplyWriter {
     /** Payloads up to this size are copied into the cork buffer rather than written separately. */
-    private static final int COPY_LIMIT = 64 << 10;
+    static final int COPY_LIMIT = 64 << 10;
+    /** All of memory, for copying lent data into the cork. */
+    private static final MemorySegment MEMORY = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+    /** How much of memory one view of lent data covers; made again only when a loan falls outside. */
+    private static final long LENT_VIEW_SPAN = 1L << 30;
 
     private final WritableByteChannel channel;
     private final ByteBuffer out;
     private final MemorySegment outSeg;
     private final ReentrantLock lock = new ReentrantLock();
     private IOException failure;
+    /** A view of memory from {@link #lentViewBase}, reused for every large payload a device lends. */
+    private ByteBuffer lentView;
+    private long lentViewBase;
 
     ReplyWriter(WritableByteChannel channel, int capacity) {
         this.channel = channel;
@@ -100,23 +107,27 @@ final class ReplyWriter {
         }
     }
 
-    /** A simple reply; {@code data} is null when there is no payload. */
-    void simple(long cookie, int error, PooledBuffer data, int dataOffset, int length) throws IOException {
+    /**
+     * A simple reply; {@code data} is null when there is no payload. The payload is {@code length}
+     * bytes from {@code dataOffset}: of {@code data}, or of the memory a device lent at
+     * {@code lent} when that is not 0.
+     */
+    void simple(long cookie, int error, PooledBuffer data, long lent, int dataOffset, int length) throws IOException {
         lock.lock();
         try {
             checkFailed();
             ensureRoom(16);
             out.putInt(NbdProtocol.SIMPLE_REPLY_MAGIC).putInt(error).putLong(cookie);
             if (data != null && length > 0) {
-                payload(data, dataOffset, length, 16);
+                payload(data, lent, dataOffset, length, 16);
             }
         } finally {
             lock.unlock();
         }
     }
 
-    /** An OFFSET_DATA chunk carrying {@code length} bytes of {@code data}. */
-    void offsetData(long cookie, boolean done, long offset, PooledBuffer data, int dataOffset, int length)
+    /** An OFFSET_DATA chunk carrying {@code length} bytes, from the same sources as {@link #simple}. */
+    void offsetData(long cookie, boolean done, long offset, PooledBuffer data, long lent, int dataOffset, int length)
             throws IOException {
         lock.lock();
         try {
@@ -124,7 +135,7 @@ final class ReplyWriter {
             ensureRoom(28);
             chunkHeader(cookie, done, NbdProtocol.REPLY_TYPE_OFFSET_DATA, 8 + length);
             out.putLong(offset);
-            payload(data, dataOffset, length, 28);
+            payload(data, lent, dataOffset, length, 28);
         } finally {
             lock.unlock();
         }
@@ -206,13 +217,24 @@ final class ReplyWriter {
      * one plain write, its header moved in front of it: into the buffer's headroom, or over data
      * before {@code dataOffset} that an earlier chunk of the same reply has sent already. (A
      * gathering write of cork and payload would be one call too, but the JDK allocates on each for
-     * a buffer that views a memory segment.)
+     * a buffer that views a memory segment.) Lent memory has no room in front: the cork, header
+     * last, goes out first, then the data from where it lies.
      */
-    private void payload(PooledBuffer data, int dataOffset, int length, int headerLength) throws IOException {
+    private void payload(PooledBuffer data, long lent, int dataOffset, int length, int headerLength)
+            throws IOException {
         if (length <= COPY_LIMIT) {
             ensureRoomKeepingHeader(length);
-            MemorySegment.copy(data.segment(), dataOffset, outSeg, out.position(), length);
+            if (lent != 0) {
+                MemorySegment.copy(MEMORY, lent + dataOffset, outSeg, out.position(), length);
+            } else {
+                MemorySegment.copy(data.segment(), dataOffset, outSeg, out.position(), length);
+            }
             out.position(out.position() + length);
+            return;
+        }
+        if (lent != 0) {
+            flushLocked();
+            writeAll(lentView(lent + dataOffset, length));
             return;
         }
         int start = data.headroom() + dataOffset - headerLength;
@@ -226,14 +248,29 @@ final class ReplyWriter {
         flushLocked(); // earlier replies still corked go first
         ByteBuffer frame = data.frameBuffer();
         frame.limit(data.headroom() + dataOffset + length).position(start);
+        writeAll(frame);
+    }
+
+    private void writeAll(ByteBuffer bytes) throws IOException {
         try {
-            while (frame.hasRemaining()) {
-                channel.write(frame);
+            while (bytes.hasRemaining()) {
+                channel.write(bytes);
             }
         } catch (IOException e) {
             failure = e;
             throw e;
         }
+    }
+
+    /** The reused view, positioned on {@code length} bytes at {@code address}. */
+    private ByteBuffer lentView(long address, int length) {
+        if (lentView == null || address < lentViewBase || address + length > lentViewBase + LENT_VIEW_SPAN) {
+            lentViewBase = address;
+            lentView = MEMORY.asSlice(address, LENT_VIEW_SPAN).asByteBuffer();
+        }
+        int at = (int) (address - lentViewBase);
+        lentView.limit(at + length).position(at);
+        return lentView;
     }
 
     /** Makes room for {@code n} payload bytes after a header already in the buffer. */

@@ -396,6 +396,62 @@ class TransmissionTest {
         }
     }
 
+    /** Counts the reads its device answered with lent memory, from a step that leaves lending allowed. */
+    private static final class LoanCounter extends ddtree.block.ForwardingDevice {
+        final java.util.concurrent.atomic.AtomicInteger lent = new java.util.concurrent.atomic.AtomicInteger();
+        private final ddtree.block.BioCompletion count = ddtree.block.BioCompletion.blind((bio, state) -> {
+            if (bio.lent()) {
+                lent.incrementAndGet();
+            }
+            return true;
+        });
+
+        LoanCounter(ddtree.block.BlockDevice inner) {
+            super(inner);
+        }
+
+        @Override
+        public void submit(ddtree.block.Bio bio) {
+            bio.pushCompletion(count, 0);
+            super.submit(bio);
+        }
+    }
+
+    @Test
+    void largeReadsOfACrowdedServerAreSentFromLentMemory() throws Exception {
+        fx.close();
+        // One CPU: the one busy connection leaves none to spare, as many connections would.
+        fx = new ServerFixture(NbdServerConfig.loopback(0).withCpus(1));
+        int size = 4 << 20;
+        LoanCounter dev = new LoanCounter(new ddtree.block.device.RamDevice("lender", size));
+        fx.exports.put(new Export("lender", "", dev, false));
+        byte[] image = new byte[size];
+        byte[] first = pattern(1 << 20, 3);
+        byte[] last = pattern((1 << 20) - 100, 4);
+        System.arraycopy(first, 0, image, 0, first.length);
+        System.arraycopy(last, 0, image, (2 << 20) + 100, last.length); // 1-2 MiB stays a hole
+        try {
+            try (RawClient c = fx.client().go("lender", false)) {
+                assertThat(c.write(0, first)).isZero();
+                assertThat(c.write((2 << 20) + 100, last)).isZero();
+                assertThat(simpleRead(c, 1, 1000, 3 << 20)).isEqualTo(java.util.Arrays.copyOfRange(image, 1000, 1000 + (3 << 20)));
+                int before = dev.lent.get();
+                assertThat(before).as("a large read with simple replies").isEqualTo(1);
+                assertThat(simpleRead(c, 2, 5000, 64 << 10)).isEqualTo(java.util.Arrays.copyOfRange(image, 5000, 5000 + (64 << 10)));
+                assertThat(dev.lent.get()).as("a read small enough to copy into the reply buffer").isEqualTo(before);
+            }
+            try (RawClient c = fx.client().go("lender", true)) {
+                // Data, a hole and data again: chunks of lent memory beside a hole chunk.
+                assertThat(simpleReadStructured(c, 3, 300, size - 300)).isEqualTo(java.util.Arrays.copyOfRange(image, 300, size));
+                assertThat(simpleReadStructured(c, 4, (2 << 20) + 50, 100_000))
+                        .isEqualTo(java.util.Arrays.copyOfRange(image, (2 << 20) + 50, (2 << 20) + 50 + 100_000));
+                assertThat(dev.lent.get()).isEqualTo(3);
+            }
+        } finally {
+            dev.close();
+        }
+    }
+
     private static byte[] simpleReadStructured(RawClient c, long cookie, long offset, int length) throws Exception {
         c.request(0, NbdProtocol.CMD_READ, cookie, offset, length, null);
         byte[] out = new byte[length];

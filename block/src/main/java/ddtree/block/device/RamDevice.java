@@ -6,35 +6,46 @@ import ddtree.block.Capabilities;
 import ddtree.block.Errno;
 import ddtree.block.Extents;
 import ddtree.block.InflightBudget;
+import ddtree.block.Lender;
 import ddtree.block.Op;
+import ddtree.block.sys.ErrnoException;
+import ddtree.block.sys.MemoryMapping;
 import ddtree.block.sys.NativeMemory;
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.StampedLock;
 
 /**
- * A sparse device in off-heap memory. Memory is taken in {@link #PAGE_SIZE} pages on first write
- * and given back by DISCARD and WRITE_ZEROES; a page never written reads as zeroes.
+ * A sparse device in memory. All of it lies in one private anonymous mapping reserved when the
+ * device is made; the kernel supplies a page when it is first written, and DISCARD and
+ * WRITE_ZEROES hand the {@link #PAGE_SIZE} pages they cover whole back to it
+ * ({@code MADV_DONTNEED}). A page never written reads as zeroes and takes no memory.
  *
- * <p>DISCARD and WRITE_ZEROES both free the pages they cover whole and zero the parts of pages
- * they cover in part, so a discarded range reads back as zeroes. With {@link Bio#NO_HOLE},
- * WRITE_ZEROES allocates and zeroes instead. Zeroing memory is always fast, so
- * {@link Bio#FAST_ZERO} never fails. When no memory is left, writes fail with ENOSPC: a RAM disk
- * out of memory is a disk out of space to its user.
+ * <p>DISCARD and WRITE_ZEROES free the pages they cover whole and zero the parts of pages they
+ * cover in part, so a discarded range reads back as zeroes. With {@link Bio#NO_HOLE},
+ * WRITE_ZEROES zeroes in place instead. Zeroing memory is always fast, so {@link Bio#FAST_ZERO}
+ * never fails. Out of memory is the machine's, as for any process that writes to memory it has
+ * mapped; the mapping is made without reserve so that a large sparse device costs nothing until
+ * written.
  *
- * <p>Pages are freed while other threads read and write, so each page is guarded by one of
- * {@link #STRIPES} locks: copies hold the read side for the one page they touch, freeing a page
- * takes the write side. A copy can therefore never touch freed memory, and a request holds at
- * most one lock at a time, so requests cannot deadlock each other.
+ * <p>One bit per page says whether the page holds data, for block status. Writers set it and
+ * copy under the read side of one of {@link #STRIPES} locks; freeing a page clears it and returns
+ * the memory under the write side, so block status never calls a page written since it was freed
+ * a hole. A request holds at most one lock at a time, so requests cannot deadlock each other.
+ *
+ * <p>A READ that allows it ({@link Bio#allowLending()}) is answered with the mapping's own
+ * address for the range, no copy made: the reply goes to the socket from where the data lies. The
+ * mapping stays until the device is closed and every loan given back.
  */
-public final class RamDevice implements BlockDevice {
+public final class RamDevice implements BlockDevice, Lender {
     public static final int PAGE_SIZE = 64 << 10;
     private static final int PAGE_SHIFT = Integer.numberOfTrailingZeros(PAGE_SIZE);
     private static final long PAGE_MASK = PAGE_SIZE - 1;
     /** Lock stripes; consecutive pages use different stripes so sequential I/O spreads out. */
     static final int STRIPES = 256;
-    /** All of memory, so that copies to and from a page need no per-request segment. */
+    /** All of memory, so that copies to and from the mapping need no per-request segment. */
     private static final MemorySegment MEMORY = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
 
     /**
@@ -48,11 +59,15 @@ public final class RamDevice implements BlockDevice {
 
     private final String name;
     private final long size;
-    /** Page addresses; 0 is a hole. */
-    private final AtomicLongArray pages;
+    private final long base;
+    private final long mappedBytes;
+    /** One bit per page: set once written, clear when never written or freed since. */
+    private final AtomicLongArray written;
     private final StampedLock[] locks = new StampedLock[STRIPES];
     private final AtomicLong allocatedBytes = new AtomicLong();
     private final InflightBudget budget = InflightBudget.defaults();
+    /** One for the device until it closes, one per loan; the mapping goes when it reaches 0. */
+    private final AtomicInteger holds = new AtomicInteger(1);
     private volatile boolean closed;
 
     static {
@@ -63,17 +78,24 @@ public final class RamDevice implements BlockDevice {
 
     /**
      * @param size the device size in bytes; any positive value, not only multiples of a page
-     * @throws IllegalArgumentException if size is not positive or needs more pages than an array holds
+     * @throws IllegalArgumentException if size is not positive, needs more pages than an array
+     *     holds, or is more address space than the kernel will map
      */
     public RamDevice(String name, long size) {
-        long pageCount = size <= 0 ? -1 : (size + PAGE_MASK) >>> PAGE_SHIFT;
-        if (pageCount <= 0 || pageCount > Integer.MAX_VALUE - 8) {
+        long pages = size <= 0 ? -1 : (size + PAGE_MASK) >>> PAGE_SHIFT;
+        if (pages <= 0 || pages > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("RAM device " + name + " size (" + size
                     + ") must be positive and at most " + ((long) (Integer.MAX_VALUE - 8) << PAGE_SHIFT));
         }
         this.name = name;
         this.size = size;
-        this.pages = new AtomicLongArray((int) pageCount);
+        this.mappedBytes = pages << PAGE_SHIFT;
+        try {
+            this.base = MemoryMapping.reserve(mappedBytes);
+        } catch (ErrnoException e) {
+            throw new IllegalArgumentException("RAM device " + name + " of " + size + " bytes: " + e.getMessage(), e);
+        }
+        this.written = new AtomicLongArray((int) ((pages + 63) >>> 6));
         for (int i = 0; i < STRIPES; i++) {
             locks[i] = new StampedLock();
         }
@@ -116,7 +138,8 @@ public final class RamDevice implements BlockDevice {
             status = Errno.EINVAL; // checked above us too, but here a bad range would corrupt memory
         } else {
             status = switch (op) {
-                case READ -> badBuffer(bio) ? Errno.EINVAL : read(bio.buffer().segment(), bio.bufferOffset(), offset, length);
+                case READ -> badBuffer(bio) ? Errno.EINVAL
+                        : bio.lendingAllowed() ? lend(bio) : read(bio.buffer().segment(), bio.bufferOffset(), offset, length);
                 case WRITE -> badBuffer(bio) ? Errno.EINVAL : write(bio.buffer().segment(), bio.bufferOffset(), offset, length);
                 case FLUSH -> Errno.OK;
                 case DISCARD -> release(offset, length);
@@ -135,6 +158,62 @@ public final class RamDevice implements BlockDevice {
         return locks[page & (STRIPES - 1)];
     }
 
+    private boolean isWritten(int page) {
+        return (written.get(page >>> 6) & (1L << page)) != 0;
+    }
+
+    /** Marks a page written; true if it was not, so the caller counts its memory. */
+    private boolean markWritten(int page) {
+        int i = page >>> 6;
+        long bit = 1L << page;
+        long w;
+        do {
+            w = written.get(i);
+            if ((w & bit) != 0) {
+                return false;
+            }
+        } while (!written.compareAndSet(i, w, w | bit));
+        return true;
+    }
+
+    /** Marks a page free; true if it was written, so the caller returns its memory. */
+    private boolean markFree(int page) {
+        int i = page >>> 6;
+        long bit = 1L << page;
+        long w;
+        do {
+            w = written.get(i);
+            if ((w & bit) == 0) {
+                return false;
+            }
+        } while (!written.compareAndSet(i, w, w & ~bit));
+        return true;
+    }
+
+    /** Answers a READ with the range's own address; ESHUTDOWN once the mapping is going away. */
+    private int lend(Bio bio) {
+        int h;
+        do {
+            h = holds.get();
+            if (h == 0 || closed) {
+                return Errno.ESHUTDOWN;
+            }
+        } while (!holds.compareAndSet(h, h + 1));
+        bio.lend(this, base + bio.offset());
+        return Errno.OK;
+    }
+
+    @Override
+    public void giveBack() {
+        release();
+    }
+
+    private void release() {
+        if (holds.decrementAndGet() == 0) {
+            MemoryMapping.unmap(base, mappedBytes);
+        }
+    }
+
     private int read(MemorySegment dst, long dstOffset, long offset, long length) {
         long end = offset + length;
         while (offset < end) {
@@ -147,11 +226,10 @@ public final class RamDevice implements BlockDevice {
                 if (closed) {
                     return Errno.ESHUTDOWN;
                 }
-                long address = pages.get(page);
-                if (address == 0) {
-                    MemorySegment.copy(Zeroes.PAGE, 0, dst, dstOffset, n);
+                if (isWritten(page)) {
+                    NativeMemory.copy(MEMORY, base + offset, dst, dstOffset, n);
                 } else {
-                    NativeMemory.copy(MEMORY, address + inPage, dst, dstOffset, n);
+                    MemorySegment.copy(Zeroes.PAGE, 0, dst, dstOffset, n); // leaves the mapping untouched
                 }
             } finally {
                 lock.unlockRead(stamp);
@@ -172,8 +250,8 @@ public final class RamDevice implements BlockDevice {
     }
 
     /**
-     * Copies {@code length} bytes into the device at {@code offset}, allocating pages as needed;
-     * from {@code src} at {@code srcOffset}, or zeroes when {@code src} is null.
+     * Copies {@code length} bytes into the device at {@code offset}, marking pages written; from
+     * {@code src} at {@code srcOffset}, or zeroes when {@code src} is null.
      */
     private int store(MemorySegment src, long srcOffset, long offset, long length) {
         long end = offset + length;
@@ -187,14 +265,13 @@ public final class RamDevice implements BlockDevice {
                 if (closed) {
                     return Errno.ESHUTDOWN;
                 }
-                long address = pageForWrite(page);
-                if (address == 0) {
-                    return Errno.ENOSPC;
+                if (markWritten(page)) {
+                    allocatedBytes.addAndGet(PAGE_SIZE);
                 }
                 if (src == null) {
-                    MemorySegment.copy(Zeroes.PAGE, 0, MEMORY, address + inPage, n);
+                    MemorySegment.copy(Zeroes.PAGE, 0, MEMORY, base + offset, n);
                 } else {
-                    NativeMemory.copy(src, srcOffset, MEMORY, address + inPage, n);
+                    NativeMemory.copy(src, srcOffset, MEMORY, base + offset, n);
                 }
             } finally {
                 lock.unlockRead(stamp);
@@ -216,25 +293,28 @@ public final class RamDevice implements BlockDevice {
             boolean whole = inPage == 0 && offset + n == Math.min(pageStart + PAGE_SIZE, size);
             StampedLock lock = lockOf(page);
             if (whole) {
-                long address;
-                long stamp = lock.writeLock();
-                try {
-                    address = pages.get(page);
-                    pages.set(page, 0);
-                } finally {
-                    lock.unlockWrite(stamp);
+                if (isWritten(page)) { // a page never written needs no system call
+                    long stamp = lock.writeLock();
+                    try {
+                        if (closed) {
+                            return Errno.ESHUTDOWN;
+                        }
+                        if (markFree(page)) {
+                            MemoryMapping.discard(base + pageStart, PAGE_SIZE);
+                            allocatedBytes.addAndGet(-PAGE_SIZE);
+                        }
+                    } finally {
+                        lock.unlockWrite(stamp);
+                    }
                 }
-                // No copy can still be using the page: they hold the read side while they copy.
-                freePage(address);
             } else {
                 long stamp = lock.readLock();
                 try {
                     if (closed) {
                         return Errno.ESHUTDOWN;
                     }
-                    long address = pages.get(page);
-                    if (address != 0) {
-                        MemorySegment.copy(Zeroes.PAGE, 0, MEMORY, address + inPage, n);
+                    if (isWritten(page)) {
+                        MemorySegment.copy(Zeroes.PAGE, 0, MEMORY, base + offset, n);
                     }
                 } finally {
                     lock.unlockRead(stamp);
@@ -245,37 +325,6 @@ public final class RamDevice implements BlockDevice {
         return Errno.OK;
     }
 
-    /**
-     * The page's address, allocating a zeroed page if it is a hole; 0 when memory is exhausted.
-     * The caller holds the page's read lock, so nobody frees the page meanwhile; two writers
-     * racing to fill the same hole settle it with a compare-and-set.
-     */
-    private long pageForWrite(int page) {
-        long address = pages.get(page);
-        if (address != 0) {
-            return address;
-        }
-        MemorySegment fresh;
-        try {
-            fresh = NativeMemory.allocateZeroed(PAGE_SIZE, 4096);
-        } catch (OutOfMemoryError e) {
-            return 0;
-        }
-        if (pages.compareAndSet(page, 0, fresh.address())) {
-            allocatedBytes.addAndGet(PAGE_SIZE);
-            return fresh.address();
-        }
-        NativeMemory.free(fresh);
-        return pages.get(page);
-    }
-
-    private void freePage(long address) {
-        if (address != 0) {
-            NativeMemory.free(MemorySegment.ofAddress(address));
-            allocatedBytes.addAndGet(-PAGE_SIZE);
-        }
-    }
-
     /** Pages never written (or freed since) are holes that read as zeroes; allocated pages are data. */
     @Override
     public void extents(long offset, long length, Extents out) {
@@ -283,7 +332,7 @@ public final class RamDevice implements BlockDevice {
         while (offset < end) {
             int page = (int) (offset >>> PAGE_SHIFT);
             long runEnd = Math.min(((long) page + 1) << PAGE_SHIFT, end);
-            int flags = pages.get(page) == 0 ? Extents.HOLE | Extents.ZERO : 0;
+            int flags = isWritten(page) ? 0 : Extents.HOLE | Extents.ZERO;
             if (!out.add(runEnd - offset, flags)) {
                 return;
             }
@@ -291,24 +340,23 @@ public final class RamDevice implements BlockDevice {
         }
     }
 
-    /** Frees every page. Requests submitted afterwards fail with ESHUTDOWN. */
+    /**
+     * Frees every page. Requests submitted afterwards fail with ESHUTDOWN. Memory lent to reads
+     * still being sent stays mapped until they give it back.
+     */
     @Override
-    public void close() {
-        closed = true;
-        // Copies check 'closed' under their page's lock, so once a stripe's write lock is held
-        // here no copy can reach that stripe's pages again.
-        for (int stripe = 0; stripe < STRIPES; stripe++) {
-            StampedLock lock = locks[stripe];
-            long stamp = lock.writeLock();
-            try {
-                for (int page = stripe; page < pages.length(); page += STRIPES) {
-                    long address = pages.getAndSet(page, 0);
-                    freePage(address);
-                }
-            } finally {
-                lock.unlockWrite(stamp);
-            }
+    public synchronized void close() {
+        if (closed) {
+            return;
         }
+        closed = true;
+        // Copies check 'closed' under their page's lock, so once every stripe's write lock has
+        // been held here no copy can reach the mapping again.
+        for (StampedLock lock : locks) {
+            lock.unlockWrite(lock.writeLock());
+        }
+        allocatedBytes.set(0);
+        release();
     }
 
     @Override

@@ -78,7 +78,7 @@ public final class PosixFile implements Closeable {
     }
 
     /** Where each thread's calls leave errno; made once per thread so calls allocate nothing. */
-    private static final ThreadLocal<MemorySegment> CAPTURE =
+    static final ThreadLocal<MemorySegment> CAPTURE =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE_LAYOUT));
 
     private final int fd;
@@ -92,7 +92,7 @@ public final class PosixFile implements Closeable {
         this.created = created;
     }
 
-    private static MethodHandle syscall(String name, MemoryLayout result, MemoryLayout... args) {
+    static MethodHandle syscall(String name, MemoryLayout result, MemoryLayout... args) {
         return LINKER.downcallHandle(LIBC.find(name).orElseThrow(),
                 FunctionDescriptor.of(result, args), CAPTURE_ERRNO);
     }
@@ -410,12 +410,12 @@ public final class PosixFile implements Closeable {
         }
     }
 
-    private static int errno() {
+    static int errno() {
         return (int) ERRNO.get(CAPTURE.get(), 0L);
     }
 
     /** A downcall itself failed (not the system call): a bug or a broken runtime, never an I/O error. */
-    private static RuntimeException linkFailure(Throwable t) {
+    static RuntimeException linkFailure(Throwable t) {
         if (t instanceof RuntimeException r) {
             return r;
         }

@@ -65,12 +65,12 @@ public final class StripedTarget implements Target {
         this.chunkShift = Long.numberOfTrailingZeros(chunkBytes);
         this.chunkMask = chunkBytes - 1;
         this.errors = new AtomicLongArray(stripes);
-        this.countErrors = (bio, stripe) -> {
+        this.countErrors = BioCompletion.blind((bio, stripe) -> {
             if (bio.status() != 0) {
                 errors.incrementAndGet((int) stripe);
             }
             return true;
-        };
+        });
     }
 
     private static Target create(TargetContext ctx, String deviceName, TableLine line) throws TableException {
