@@ -21,17 +21,23 @@ final class ReplyWriter {
     static final int COPY_LIMIT = 64 << 10;
     /** All of memory, for copying lent data into the cork. */
     private static final MemorySegment MEMORY = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
-    /** How much of memory one view of lent data covers; made again only when a loan falls outside. */
-    private static final long LENT_VIEW_SPAN = 1L << 30;
+    /**
+     * Views of lent memory: one per 512 MiB of address space, each reaching a payload's length
+     * past its end so that every read starting inside fits, kept in 16 slots by address. A
+     * connection makes each view once; only a device of more than 8 GiB read all over, or two
+     * devices' memory falling on one slot, has it made again now and then.
+     */
+    private static final int LENT_VIEW_SHIFT = 29;
+    private static final long LENT_VIEW_SPAN = (1L << LENT_VIEW_SHIFT) + NbdProtocol.MAX_PAYLOAD;
+    private static final int LENT_VIEW_SLOTS = 16;
 
     private final WritableByteChannel channel;
     private final ByteBuffer out;
     private final MemorySegment outSeg;
     private final ReentrantLock lock = new ReentrantLock();
     private IOException failure;
-    /** A view of memory from {@link #lentViewBase}, reused for every large payload a device lends. */
-    private ByteBuffer lentView;
-    private long lentViewBase;
+    private final ByteBuffer[] lentViews = new ByteBuffer[LENT_VIEW_SLOTS];
+    private final long[] lentViewBases = new long[LENT_VIEW_SLOTS];
 
     ReplyWriter(WritableByteChannel channel, int capacity) {
         this.channel = channel;
@@ -262,15 +268,22 @@ final class ReplyWriter {
         }
     }
 
-    /** The reused view, positioned on {@code length} bytes at {@code address}. */
+    /**
+     * A reused view positioned on {@code length} (at most a payload's) bytes at {@code address}.
+     * Only those bytes are ever read through it; the rest of its span need not be mapped.
+     */
     private ByteBuffer lentView(long address, int length) {
-        if (lentView == null || address < lentViewBase || address + length > lentViewBase + LENT_VIEW_SPAN) {
-            lentViewBase = address;
-            lentView = MEMORY.asSlice(address, LENT_VIEW_SPAN).asByteBuffer();
+        long base = address & -(1L << LENT_VIEW_SHIFT);
+        int slot = (int) (base >>> LENT_VIEW_SHIFT) & (LENT_VIEW_SLOTS - 1);
+        ByteBuffer view = lentViews[slot];
+        if (view == null || lentViewBases[slot] != base) {
+            view = MEMORY.asSlice(base, LENT_VIEW_SPAN).asByteBuffer();
+            lentViews[slot] = view;
+            lentViewBases[slot] = base;
         }
-        int at = (int) (address - lentViewBase);
-        lentView.limit(at + length).position(at);
-        return lentView;
+        int at = (int) (address - base);
+        view.limit(at + length).position(at);
+        return view;
     }
 
     /** Makes room for {@code n} payload bytes after a header already in the buffer. */
