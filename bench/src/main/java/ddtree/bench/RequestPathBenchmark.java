@@ -78,6 +78,14 @@ public class RequestPathBenchmark {
     @Param({"50"})
     public int busyPollMicros;
 
+    /**
+     * The CPUs the server counts (0: the machine's). With 1 the benchmark's one busy connection
+     * leaves none to spare, as many clients would: large reads of the RAM device are then sent
+     * from its own memory rather than copied ({@code -p cpus=0,1 read1mDepth8} compares).
+     */
+    @Param({"0"})
+    public int cpus;
+
     private BufferPool buffers;
     private BlockDevice dev;
     private Path file;
@@ -100,7 +108,7 @@ public class RequestPathBenchmark {
         ExportTable exports = new ExportTable();
         exports.put(new Export(EXPORT, "benchmark " + device + " device", dev, false));
         NbdServerConfig config = NbdServerConfig.loopback(0).withVirtualThreads(virtualThreads)
-                .withBusyPollMicros(busyPollMicros);
+                .withBusyPollMicros(busyPollMicros).withCpus(cpus);
         server = new NbdServer(config, exports, buffers);
         server.start();
         InetSocketAddress address = server.localAddress();

@@ -162,31 +162,20 @@ public final class RamDevice implements BlockDevice, Lender {
         return (written.get(page >>> 6) & (1L << page)) != 0;
     }
 
-    /** Marks a page written; true if it was not, so the caller counts its memory. */
-    private boolean markWritten(int page) {
+    /**
+     * Sets a page's written bit to {@code value}; true if that changed it, so the caller counts
+     * the page's memory in or out.
+     */
+    private boolean markWritten(int page, boolean value) {
         int i = page >>> 6;
         long bit = 1L << page;
         long w;
         do {
             w = written.get(i);
-            if ((w & bit) != 0) {
+            if (((w & bit) != 0) == value) {
                 return false;
             }
-        } while (!written.compareAndSet(i, w, w | bit));
-        return true;
-    }
-
-    /** Marks a page free; true if it was written, so the caller returns its memory. */
-    private boolean markFree(int page) {
-        int i = page >>> 6;
-        long bit = 1L << page;
-        long w;
-        do {
-            w = written.get(i);
-            if ((w & bit) == 0) {
-                return false;
-            }
-        } while (!written.compareAndSet(i, w, w & ~bit));
+        } while (!written.compareAndSet(i, w, w ^ bit));
         return true;
     }
 
@@ -265,7 +254,7 @@ public final class RamDevice implements BlockDevice, Lender {
                 if (closed) {
                     return Errno.ESHUTDOWN;
                 }
-                if (markWritten(page)) {
+                if (markWritten(page, true)) {
                     allocatedBytes.addAndGet(PAGE_SIZE);
                 }
                 if (src == null) {
@@ -299,7 +288,7 @@ public final class RamDevice implements BlockDevice, Lender {
                         if (closed) {
                             return Errno.ESHUTDOWN;
                         }
-                        if (markFree(page)) {
+                        if (markWritten(page, false)) {
                             MemoryMapping.discard(base + pageStart, PAGE_SIZE);
                             allocatedBytes.addAndGet(-PAGE_SIZE);
                         }
