@@ -194,10 +194,10 @@ public final class RamDevice implements BlockDevice, Lender {
 
     @Override
     public void giveBack() {
-        release();
+        dropHold();
     }
 
-    private void release() {
+    private void dropHold() {
         if (holds.decrementAndGet() == 0) {
             MemoryMapping.unmap(base, mappedBytes);
         }
@@ -345,7 +345,7 @@ public final class RamDevice implements BlockDevice, Lender {
             lock.unlockWrite(lock.writeLock());
         }
         allocatedBytes.set(0);
-        release();
+        dropHold();
     }
 
     @Override
