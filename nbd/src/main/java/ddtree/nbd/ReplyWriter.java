@@ -2,6 +2,7 @@ package ddtree.nbd;
 
 import ddtree.block.Extents;
 import ddtree.block.PooledBuffer;
+import ddtree.block.sys.NativeMemory;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -19,8 +20,7 @@ import java.util.concurrent.locks.ReentrantLock;
 final class ReplyWriter {
     /** Payloads up to this size are copied into the cork buffer rather than written separately. */
     static final int COPY_LIMIT = 64 << 10;
-    /** All of memory, for copying lent data into the cork. */
-    private static final MemorySegment MEMORY = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+    private static final MemorySegment MEMORY = NativeMemory.ALL;
     /**
      * Views of lent memory: one per 512 MiB of address space, each reaching a payload's length
      * past its end so that every read starting inside fits, kept in 16 slots by address. A

@@ -45,8 +45,7 @@ public final class RamDevice implements BlockDevice, Lender {
     private static final long PAGE_MASK = PAGE_SIZE - 1;
     /** Lock stripes; consecutive pages use different stripes so sequential I/O spreads out. */
     static final int STRIPES = 256;
-    /** All of memory, so that copies to and from the mapping need no per-request segment. */
-    private static final MemorySegment MEMORY = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+    private static final MemorySegment MEMORY = NativeMemory.ALL;
 
     /**
      * Flush and FUA are advertised and complete at once, as nbdkit's memory plugin does: once a

@@ -13,6 +13,12 @@ import java.util.Objects;
  * so they come from {@code aligned_alloc}/{@code free} instead.
  */
 public final class NativeMemory {
+    /**
+     * All of memory as one segment, for copies to and from raw addresses (a RAM device's mapping,
+     * memory lent to a read) without making a segment per request.
+     */
+    public static final MemorySegment ALL = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+
     private static final Linker LINKER = Linker.nativeLinker();
     private static final MethodHandle ALIGNED_ALLOC = LINKER.downcallHandle(
             LINKER.defaultLookup().find("aligned_alloc").orElseThrow(),
