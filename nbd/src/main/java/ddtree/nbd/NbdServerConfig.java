@@ -18,13 +18,12 @@ import java.net.InetSocketAddress;
  * @param offloadMinBytes requests carrying at least this much data are handed to the
  *     connection's submitter thread, so that copying them overlaps with reading the next request;
  *     smaller ones are submitted by the reader itself
- * @param handoffMinBytes a read reply carrying at least this much data, completed on the
+ * @param handoffMinBytes a read reply carrying at least this much data, copied on the
  *     connection's reader, is sent by the connection's reply thread while fewer connections are
  *     busy than the machine has CPUs (see {@link BusyConnections}); {@link Integer#MAX_VALUE}
- *     never hands off
+ *     never hands off. A reply from memory a device lent is always sent by the reader.
  * @param cpus the CPUs the server counts when it asks whether one is to spare, which decides
- *     the hand-off above, the unsent-data cap ({@link UnsentLimit}) and whether devices may lend
- *     memory to large reads; 0 for the machine's
+ *     the hand-off above and the unsent-data cap ({@link UnsentLimit}); 0 for the machine's
  */
 public record NbdServerConfig(
         InetSocketAddress listen, int maxConnections, int requestsPerConnection, boolean virtualThreads,
