@@ -224,23 +224,21 @@ final class ReplyWriter {
      * before {@code dataOffset} that an earlier chunk of the same reply has sent already. (A
      * gathering write of cork and payload would be one call too, but the JDK allocates on each for
      * a buffer that views a memory segment.) Lent memory has no room in front: the cork, header
-     * last, goes out first, then the data from where it lies.
+     * last, goes out first, then the data from where it lies, however short. Only the kernel
+     * reads lent memory: a file mapping's page past a truncated end fails that write, where a
+     * copy here would fault the process.
      */
     private void payload(PooledBuffer data, long lent, int dataOffset, int length, int headerLength)
             throws IOException {
-        if (length <= COPY_LIMIT) {
-            ensureRoomKeepingHeader(length);
-            if (lent != 0) {
-                MemorySegment.copy(MEMORY, lent + dataOffset, outSeg, out.position(), length);
-            } else {
-                MemorySegment.copy(data.segment(), dataOffset, outSeg, out.position(), length);
-            }
-            out.position(out.position() + length);
-            return;
-        }
         if (lent != 0) {
             flushLocked();
             writeAll(lentView(lent + dataOffset, length));
+            return;
+        }
+        if (length <= COPY_LIMIT) {
+            ensureRoomKeepingHeader(length);
+            MemorySegment.copy(data.segment(), dataOffset, outSeg, out.position(), length);
+            out.position(out.position() + length);
             return;
         }
         int start = data.headroom() + dataOffset - headerLength;

@@ -8,11 +8,14 @@ import ddtree.block.Extents;
 import ddtree.block.InflightBudget;
 import ddtree.block.Op;
 import ddtree.block.sys.ErrnoException;
+import ddtree.block.sys.MemoryMapping;
 import ddtree.block.sys.PosixFile;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,6 +33,12 @@ import org.slf4j.LoggerFactory;
  * blocks and writes zeroes over the edges; when the file system can do neither it writes zeroes,
  * or with {@link Bio#FAST_ZERO} fails with ENOTSUP. The device's last block counts as whole even
  * when the size is not a multiple of 4 KiB.
+ *
+ * <p>A regular file is also mapped read-only, so that a READ whose owner allows it can be lent
+ * the file's own pages ({@link Bio#allowLending()}) instead of a copy: it is, when every page of
+ * the range is in the page cache. A page that is not would have the thread sending the reply wait
+ * for the disk, and a disk error met while sending could only end the connection; such reads are
+ * copied, and a failure is the read's own error.
  */
 public final class FileDevice implements BlockDevice {
     /** The unit holes are punched in: the page size, and the block size of common file systems. */
@@ -37,6 +46,8 @@ public final class FileDevice implements BlockDevice {
 
     private static final Logger LOG = LoggerFactory.getLogger(FileDevice.class);
     private static final Bio STOP = new Bio(1);
+    /** Longer reads are copied: the residency check's answer has room for this many bytes' pages. */
+    private static final long LEND_MAX = 32 << 20;
 
     private final String name;
     private final Path path;
@@ -52,6 +63,11 @@ public final class FileDevice implements BlockDevice {
     private volatile boolean canPunch = true;
     private volatile boolean canZeroRange = true;
     private volatile boolean closed;
+    /** The file mapped for lending, or null where it is not mapped. */
+    private final MappingHolds mapping;
+    /** mincore's answer for the read being lent, one byte per page; guarded by residencyLock. */
+    private final MemorySegment residency;
+    private final ReentrantLock residencyLock = new ReentrantLock();
 
     private FileDevice(String name, Path path, PosixFile file, long size, boolean readOnly) {
         this.name = name;
@@ -60,7 +76,21 @@ public final class FileDevice implements BlockDevice {
         this.size = size;
         this.readOnly = readOnly;
         this.regularFile = Files.isRegularFile(path);
+        this.mapping = regularFile ? mapped(name, file, size) : null;
+        this.residency = mapping == null ? null : Arena.ofAuto().allocate(LEND_MAX / MemoryMapping.PAGE + 2);
         this.flusher = readOnly ? null : new Flusher(budget.maxRequests()); // nothing to flush otherwise
+    }
+
+    private static MappingHolds mapped(String name, PosixFile file, long size) {
+        if (size <= 0) {
+            return null;
+        }
+        try {
+            return new MappingHolds(MemoryMapping.mapFile(file, size), size);
+        } catch (ErrnoException e) {
+            LOG.info("{}: reads are copied, the file cannot be mapped: {}", name, e.getMessage());
+            return null;
+        }
     }
 
     /**
@@ -163,7 +193,9 @@ public final class FileDevice implements BlockDevice {
         try {
             int status = switch (op) {
                 case READ -> {
-                    file.read(bio.buffer().segment(), bio.bufferOffset(), length, offset);
+                    if (!(bio.lendingAllowed() && lend(bio, offset, length))) {
+                        file.read(bio.buffer().segment(), bio.bufferOffset(), length, offset);
+                    }
                     yield Errno.OK;
                 }
                 case WRITE -> {
@@ -188,6 +220,29 @@ public final class FileDevice implements BlockDevice {
             LOG.error("{}: {} failed", name, bio, e);
             return Errno.EIO;
         }
+    }
+
+    /**
+     * Lends {@code [offset, offset + length)} of the mapping to {@code bio} if all its pages are
+     * in the page cache; false to have it copied. A read racing another one for the residency
+     * check is copied rather than made to wait.
+     */
+    private boolean lend(Bio bio, long offset, long length) {
+        if (mapping == null || length > LEND_MAX || !residencyLock.tryLock()) {
+            return false;
+        }
+        try {
+            if (closed || !MemoryMapping.resident(mapping.address() + offset, length, residency)) {
+                return false;
+            }
+        } finally {
+            residencyLock.unlock();
+        }
+        if (!mapping.acquire()) {
+            return false;
+        }
+        bio.lend(mapping, mapping.address() + offset);
+        return true;
     }
 
     private void discard(long offset, long length) throws IOException {
@@ -284,7 +339,10 @@ public final class FileDevice implements BlockDevice {
         }
     }
 
-    /** Waits for queued flushes, makes the data durable and closes the file. Closing twice does nothing. */
+    /**
+     * Waits for queued flushes, makes the data durable and closes the file. Closing twice does
+     * nothing. Pages lent to reads still being sent stay mapped until they are given back.
+     */
     @Override
     public void close() throws IOException {
         synchronized (this) {
@@ -299,7 +357,13 @@ public final class FileDevice implements BlockDevice {
                 file.dataSync();
             }
         } finally {
-            file.close();
+            try {
+                file.close();
+            } finally {
+                if (mapping != null) {
+                    mapping.release();
+                }
+            }
         }
     }
 

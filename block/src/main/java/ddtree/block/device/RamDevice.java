@@ -6,13 +6,11 @@ import ddtree.block.Capabilities;
 import ddtree.block.Errno;
 import ddtree.block.Extents;
 import ddtree.block.InflightBudget;
-import ddtree.block.Lender;
 import ddtree.block.Op;
 import ddtree.block.sys.ErrnoException;
 import ddtree.block.sys.MemoryMapping;
 import ddtree.block.sys.NativeMemory;
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.StampedLock;
@@ -39,7 +37,7 @@ import java.util.concurrent.locks.StampedLock;
  * address for the range, no copy made: the reply goes to the socket from where the data lies. The
  * mapping stays until the device is closed and every loan given back.
  */
-public final class RamDevice implements BlockDevice, Lender {
+public final class RamDevice implements BlockDevice {
     public static final int PAGE_SIZE = 64 << 10;
     private static final int PAGE_SHIFT = Integer.numberOfTrailingZeros(PAGE_SIZE);
     private static final long PAGE_MASK = PAGE_SIZE - 1;
@@ -65,8 +63,7 @@ public final class RamDevice implements BlockDevice, Lender {
     private final StampedLock[] locks = new StampedLock[STRIPES];
     private final AtomicLong allocatedBytes = new AtomicLong();
     private final InflightBudget budget = InflightBudget.defaults();
-    /** One for the device until it closes, one per loan; the mapping goes when it reaches 0. */
-    private final AtomicInteger holds = new AtomicInteger(1);
+    private final MappingHolds mapping;
     private volatile boolean closed;
 
     static {
@@ -94,6 +91,7 @@ public final class RamDevice implements BlockDevice, Lender {
         } catch (ErrnoException e) {
             throw new IllegalArgumentException("RAM device " + name + " of " + size + " bytes: " + e.getMessage(), e);
         }
+        this.mapping = new MappingHolds(base, mappedBytes);
         this.written = new AtomicLongArray((int) ((pages + 63) >>> 6));
         for (int i = 0; i < STRIPES; i++) {
             locks[i] = new StampedLock();
@@ -180,26 +178,11 @@ public final class RamDevice implements BlockDevice, Lender {
 
     /** Answers a READ with the range's own address; ESHUTDOWN once the mapping is going away. */
     private int lend(Bio bio) {
-        int h;
-        do {
-            h = holds.get();
-            if (h == 0 || closed) {
-                return Errno.ESHUTDOWN;
-            }
-        } while (!holds.compareAndSet(h, h + 1));
-        bio.lend(this, base + bio.offset());
-        return Errno.OK;
-    }
-
-    @Override
-    public void giveBack() {
-        dropHold();
-    }
-
-    private void dropHold() {
-        if (holds.decrementAndGet() == 0) {
-            MemoryMapping.unmap(base, mappedBytes);
+        if (closed || !mapping.acquire()) {
+            return Errno.ESHUTDOWN;
         }
+        bio.lend(mapping, base + bio.offset());
+        return Errno.OK;
     }
 
     private int read(MemorySegment dst, long dstOffset, long offset, long length) {
@@ -344,7 +327,7 @@ public final class RamDevice implements BlockDevice, Lender {
             lock.unlockWrite(lock.writeLock());
         }
         allocatedBytes.set(0);
-        dropHold();
+        mapping.release();
     }
 
     @Override

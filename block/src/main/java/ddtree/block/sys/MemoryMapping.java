@@ -1,18 +1,21 @@
 package ddtree.block.sys;
 
 import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 
 /**
- * Private anonymous memory reserved in one piece: address space at once, pages from the kernel on
- * first write. A RAM device keeps all its data in one such mapping, so a range of the device is a
- * range of addresses that stays valid until the mapping is unmapped, and can be written to a
- * socket straight from where it lies.
+ * Memory mapped in one piece. A RAM device keeps all its data in private anonymous memory
+ * ({@link #reserve}: address space at once, pages from the kernel on first write), and a file
+ * device maps its file read-only ({@link #mapFile}), so a range of the device is a range of
+ * addresses that stays valid until the mapping is unmapped, and can be written to a socket
+ * straight from where it lies.
  */
 public final class MemoryMapping {
     private static final int PROT_READ = 0x1;
     private static final int PROT_WRITE = 0x2;
+    private static final int MAP_SHARED = 0x01;
     private static final int MAP_PRIVATE = 0x02;
     private static final int MAP_ANONYMOUS = 0x20;
     /** Untouched pages cost nothing, so a sparse device's size is not charged to the machine up front. */
@@ -26,6 +29,10 @@ public final class MemoryMapping {
     private static final MethodHandle MMAP = PosixFile.syscall("mmap64", LONG, LONG, LONG, INT, INT, INT, LONG);
     private static final MethodHandle MUNMAP = PosixFile.syscall("munmap", INT, LONG, LONG);
     private static final MethodHandle MADVISE = PosixFile.syscall("madvise", INT, LONG, LONG, INT);
+    /** int mincore(void *addr, size_t length, unsigned char *vec), addresses as longs. */
+    private static final MethodHandle MINCORE = PosixFile.syscall("mincore", INT, LONG, LONG, LONG);
+    /** The page size {@link #resident} assumes; where the kernel's is larger it answers false. */
+    public static final int PAGE = 4096;
 
     private MemoryMapping() {}
 
@@ -36,10 +43,26 @@ public final class MemoryMapping {
      * @throws ErrnoException when the kernel refuses, for example with no address space left
      */
     public static long reserve(long size) throws ErrnoException {
+        return map(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
+    }
+
+    /**
+     * Maps the first {@code size} bytes of an open file read-only and shared: the page cache's
+     * own pages, so writes through the file show in the mapping. Reading a page past the file's
+     * end (after someone truncated it) faults: only the kernel may read such a mapping, through
+     * a system call, where the fault is an error and not a signal.
+     *
+     * @return the address
+     * @throws ErrnoException when the kernel refuses, for example for a file that cannot be mapped
+     */
+    public static long mapFile(PosixFile file, long size) throws ErrnoException {
+        return map(size, PROT_READ, MAP_SHARED, file.fd());
+    }
+
+    private static long map(long size, int prot, int flags, int fd) throws ErrnoException {
         long address;
         try {
-            address = (long) MMAP.invokeExact(PosixFile.CAPTURE.get(), 0L, size, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0L);
+            address = (long) MMAP.invokeExact(PosixFile.CAPTURE.get(), 0L, size, prot, flags, fd, 0L);
         } catch (Throwable t) {
             throw PosixFile.linkFailure(t);
         }
@@ -65,7 +88,38 @@ public final class MemoryMapping {
         check(r, "madvise(DONTNEED)", address, length);
     }
 
-    /** Unmaps a range from {@link #reserve}; nothing may touch it afterwards. */
+    /**
+     * Whether every page of {@code [address, address + length)}, a range of a file mapping, is in
+     * the page cache, so that reading it does not wait for (or fail on) the disk.
+     *
+     * @param vec one byte per page for the kernel's answer: at least {@code length / PAGE + 2}
+     * @return false also when {@code vec} is too small or the kernel refuses
+     */
+    public static boolean resident(long address, long length, MemorySegment vec) {
+        long start = address & -PAGE;
+        long span = address + length - start;
+        long pages = (span + PAGE - 1) / PAGE;
+        if (pages > vec.byteSize()) {
+            return false;
+        }
+        int r;
+        try {
+            r = (int) MINCORE.invokeExact(PosixFile.CAPTURE.get(), start, span, vec.address());
+        } catch (Throwable t) {
+            throw PosixFile.linkFailure(t);
+        }
+        if (r != 0) {
+            return false;
+        }
+        for (long i = 0; i < pages; i++) {
+            if ((vec.get(ValueLayout.JAVA_BYTE, i) & 1) == 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Unmaps a range from {@link #reserve} or {@link #mapFile}; nothing may touch it afterwards. */
     public static void unmap(long address, long size) {
         int r;
         try {

@@ -151,6 +151,11 @@ public final class PosixFile implements Closeable {
     }
 
     /** The path this file was opened by, as given. */
+    /** The descriptor, for calls made elsewhere in this package. */
+    int fd() {
+        return fd;
+    }
+
     public String path() {
         return path;
     }

@@ -14,13 +14,20 @@ import ddtree.block.Op;
 import ddtree.block.PooledBuffer;
 import ddtree.block.device.DeviceModel.Action;
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.LongStream;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -323,6 +330,89 @@ class FileDeviceTest {
 
     static LongStream smallSeeds() {
         return DeviceActions.seeds(1_000, 100);
+    }
+
+    @Test
+    void aCachedReadIsLentTheFilesOwnPagesAndAnUncachedOneIsCopied() throws Throwable {
+        Path path = dir.resolve("lend");
+        BufferPool pool = new BufferPool(40L << 20, 1L << 20);
+        try (FileDevice dev = FileDevice.open("lend", path, 4 * MIB, false); DeviceIo io = new DeviceIo(dev)) {
+            byte[] data = DeviceIo.pattern(3 * MIB, 11);
+            assertThat(io.write(0, data)).isZero();
+
+            Bio cached = LendingReads.read(dev, pool, 100, MIB);
+            assertThat(cached.status()).isZero();
+            assertThat(cached.lent()).isTrue();
+            assertThat(LendingReads.bufferBytes(cached, MIB)).as("nothing copied into the buffer")
+                    .containsOnly(LendingReads.MARK);
+            assertThat(LendingReads.lentBytes(cached)).isEqualTo(Arrays.copyOfRange(data, 100, 100 + MIB));
+            byte[] rewrite = DeviceIo.pattern(1000, 12);
+            assertThat(io.write(5000, rewrite)).isZero();
+            assertThat(LendingReads.lentBytes(cached)).as("the page cache's own pages, written through the file")
+                    .startsWith(Arrays.copyOfRange(data, 100, 5000)).containsSequence(rewrite);
+            cached.giveBackLent();
+
+            Bio plain = LendingReads.readWithoutLending(dev, pool, 2 * MIB, MIB);
+            assertThat(plain.lent()).as("a read that does not allow lending").isFalse();
+            assertThat(LendingReads.bufferBytes(plain, MIB)).isEqualTo(Arrays.copyOfRange(data, 2 * MIB, 3 * MIB));
+            plain.buffer().release();
+
+            Assumptions.assumeFalse("tmpfs".equals(Files.getFileStore(dir).type()),
+                    "tmpfs keeps every page in memory, so no read finds one missing");
+            assertThat(io.flush()).isZero(); // only clean pages can be dropped
+            dropCachedPages(path, 2 * MIB, MIB);
+            Bio uncached = LendingReads.read(dev, pool, 2 * MIB, MIB);
+            assertThat(uncached.status()).isZero();
+            assertThat(uncached.lent()).as("pages not in memory are read, not lent").isFalse();
+            assertThat(LendingReads.bufferBytes(uncached, MIB)).isEqualTo(Arrays.copyOfRange(data, 2 * MIB, 3 * MIB));
+        } finally {
+            pool.close();
+        }
+    }
+
+    @Test
+    void closingKeepsLentPagesMappedUntilTheLastLoanIsGivenBack() throws Exception {
+        BufferPool pool = new BufferPool(40L << 20, 1L << 20);
+        try {
+            FileDevice dev = FileDevice.open("lend", dir.resolve("lend"), 2 * MIB, false);
+            byte[] data = DeviceIo.pattern(MIB, 13);
+            Bio lent;
+            try (DeviceIo io = new DeviceIo(dev)) {
+                assertThat(io.write(MIB, data)).isZero();
+                lent = LendingReads.read(dev, pool, MIB, MIB);
+                assertThat(lent.lent()).isTrue();
+                dev.close();
+                assertThat(io.readStatus(0, 16)).isEqualTo(Errno.ESHUTDOWN);
+            }
+            Bio late = LendingReads.read(dev, pool, 0, MIB);
+            assertThat(late.status()).as("no loans once closed").isEqualTo(Errno.ESHUTDOWN);
+            assertThat(late.lent()).isFalse();
+            assertThat(LendingReads.lentBytes(lent)).as("still mapped after close").isEqualTo(data);
+            lent.giveBackLent(); // the last hold: the mapping goes now
+            dev.close();
+        } finally {
+            pool.close();
+        }
+    }
+
+    /** Drops a file's clean pages from the page cache, as memory pressure would ({@code posix_fadvise}). */
+    private static void dropCachedPages(Path path, long offset, long length) throws Throwable {
+        Linker linker = Linker.nativeLinker();
+        MethodHandle open = linker.downcallHandle(linker.defaultLookup().find("open").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+        MethodHandle fadvise = linker.downcallHandle(linker.defaultLookup().find("posix_fadvise").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
+                        ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+        MethodHandle close = linker.downcallHandle(linker.defaultLookup().find("close").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+        try (Arena arena = Arena.ofConfined()) {
+            int fd = (int) open.invokeExact(arena.allocateFrom(path.toString()), 0);
+            assertThat(fd).as("open " + path).isNotNegative();
+            int posixFadvDontneed = 4;
+            int r = (int) fadvise.invokeExact(fd, offset, length, posixFadvDontneed);
+            int ignored = (int) close.invokeExact(fd);
+            assertThat(r).as("posix_fadvise").isZero();
+        }
     }
 
     static LongStream oddSeeds() {

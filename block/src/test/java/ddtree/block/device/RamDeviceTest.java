@@ -13,8 +13,6 @@ import ddtree.block.Extents;
 import ddtree.block.Op;
 import ddtree.block.PooledBuffer;
 import ddtree.block.device.DeviceModel.Action;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -195,46 +193,28 @@ class RamDeviceTest {
         }
     }
 
-    private static final byte MARK = 0x5a;
-
-    /** Reads {@code length} bytes of lent memory. */
-    private static byte[] lentBytes(Bio bio) {
-        return MemorySegment.NULL.reinterpret(Long.MAX_VALUE).asSlice(bio.lentAddress(), bio.length())
-                .toArray(ValueLayout.JAVA_BYTE);
-    }
-
-    private static Bio lendingRead(RamDevice ram, BufferPool pool, long offset, int length) throws InterruptedException {
-        PooledBuffer buffer = pool.acquire(length, false);
-        buffer.segment().fill(MARK); // to show whether anything was copied in
-        Bio bio = new Bio().reset(Op.READ, offset, length, 0, buffer);
-        bio.pushCompletion(NOTHING, 0);
-        bio.allowLending();
-        Dispatch.submit(ram, bio);
-        return bio;
-    }
-
     @Test
     void aLendingReadIsAnsweredWithTheDevicesOwnMemory() throws Exception {
         BufferPool pool = new BufferPool(40L << 20, 1L << 20);
         try (RamDevice ram = new RamDevice("ram", 8L * PAGE); DeviceIo io = new DeviceIo(ram)) {
             byte[] data = DeviceIo.pattern(3 * PAGE + 100, 7);
             io.write(PAGE - 50, data);
-            Bio bio = lendingRead(ram, pool, PAGE - 50, data.length);
+            Bio bio = LendingReads.read(ram, pool, PAGE - 50, data.length);
             assertThat(bio.status()).isZero();
             assertThat(bio.lent()).isTrue();
-            assertThat(bio.buffer().segment().asSlice(0, data.length).toArray(ValueLayout.JAVA_BYTE))
-                    .as("nothing was copied into the buffer").containsOnly(MARK);
-            assertThat(lentBytes(bio)).isEqualTo(data);
+            assertThat(LendingReads.bufferBytes(bio, data.length))
+                    .as("nothing was copied into the buffer").containsOnly(LendingReads.MARK);
+            assertThat(LendingReads.lentBytes(bio)).isEqualTo(data);
             bio.giveBackLent();
 
-            Bio holes = lendingRead(ram, pool, 5L * PAGE, 3 * PAGE);
-            assertThat(lentBytes(holes)).as("pages never written").containsOnly(0);
+            Bio holes = LendingReads.read(ram, pool, 5L * PAGE, 3 * PAGE);
+            assertThat(LendingReads.lentBytes(holes)).as("pages never written").containsOnly(0);
             holes.giveBackLent();
             assertThat(ram.allocatedBytes()).as("lending a hole allocates nothing").isEqualTo(5L * PAGE);
 
-            Bio lent = lendingRead(ram, pool, 0, 2 * PAGE);
+            Bio lent = LendingReads.read(ram, pool, 0, 2 * PAGE);
             assertThat(io.discard(0, 2L * PAGE)).isZero();
-            assertThat(lentBytes(lent)).as("a discard racing a send reads zeroes, never freed memory").containsOnly(0);
+            assertThat(LendingReads.lentBytes(lent)).as("a discard racing a send reads zeroes, never freed memory").containsOnly(0);
             lent.giveBackLent();
         } finally {
             pool.close();
@@ -251,18 +231,18 @@ class RamDeviceTest {
             Bio second;
             try (DeviceIo io = new DeviceIo(ram)) {
                 io.write(PAGE, data);
-                first = lendingRead(ram, pool, PAGE, 2 * PAGE);
-                second = lendingRead(ram, pool, PAGE, PAGE);
+                first = LendingReads.read(ram, pool, PAGE, 2 * PAGE);
+                second = LendingReads.read(ram, pool, PAGE, PAGE);
                 ram.close();
                 assertThat(io.readStatus(0, 16)).isEqualTo(Errno.ESHUTDOWN);
             }
-            Bio late = lendingRead(ram, pool, 0, PAGE);
+            Bio late = LendingReads.read(ram, pool, 0, PAGE);
             assertThat(late.status()).as("no loans once closed").isEqualTo(Errno.ESHUTDOWN);
             assertThat(late.lent()).isFalse();
             // Still mapped: reading it must neither crash nor show anything but the device's data.
-            assertThat(lentBytes(first)).isEqualTo(data);
+            assertThat(LendingReads.lentBytes(first)).isEqualTo(data);
             first.giveBackLent();
-            assertThat(lentBytes(second)).isEqualTo(java.util.Arrays.copyOf(data, PAGE));
+            assertThat(LendingReads.lentBytes(second)).isEqualTo(java.util.Arrays.copyOf(data, PAGE));
             second.giveBackLent(); // the last one: the mapping goes now
             ram.close(); // closing twice is harmless
         } finally {
