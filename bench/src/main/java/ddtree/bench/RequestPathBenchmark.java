@@ -80,8 +80,8 @@ public class RequestPathBenchmark {
 
     /**
      * The CPUs the server counts (0: the machine's). With 1 the benchmark's one busy connection
-     * leaves none to spare, as many clients would: large reads of the RAM device are then sent
-     * from its own memory rather than copied ({@code -p cpus=0,1 read1mDepth8} compares).
+     * leaves none to spare, as many clients would: copied large reads are then not handed to the
+     * reply thread, and the socket's unsent data is capped ({@code -p cpus=0,1} compares).
      */
     @Param({"0"})
     public int cpus;

@@ -150,12 +150,12 @@ public final class PosixFile implements Closeable {
         }
     }
 
-    /** The path this file was opened by, as given. */
     /** The descriptor, for calls made elsewhere in this package. */
     int fd() {
         return fd;
     }
 
+    /** The path this file was opened by, as given. */
     public String path() {
         return path;
     }

@@ -7,7 +7,7 @@ import ddtree.block.BufferPool;
 import ddtree.block.Dispatch;
 import ddtree.block.Op;
 import ddtree.block.PooledBuffer;
-import java.lang.foreign.MemorySegment;
+import ddtree.block.sys.NativeMemory;
 import java.lang.foreign.ValueLayout;
 
 /** READs that allow lending, for the devices' tests, and what they were lent. */
@@ -44,7 +44,7 @@ final class LendingReads {
 
     /** The {@code length} bytes the bio was lent. */
     static byte[] lentBytes(Bio bio) {
-        return MemorySegment.NULL.reinterpret(Long.MAX_VALUE).asSlice(bio.lentAddress(), bio.length())
+        return NativeMemory.ALL.asSlice(bio.lentAddress(), bio.length())
                 .toArray(ValueLayout.JAVA_BYTE);
     }
 
